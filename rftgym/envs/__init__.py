@@ -1,0 +1,12 @@
+"""Chat environments: the contract (ChatEnv), message spaces, tools, tasks and the registry."""
+
+from rftgym.envs.core import ChatEnv
+from rftgym.envs.registry import register_env, registered_envs
+from rftgym.envs.spaces import MessageListSpace, MessageSpace
+from rftgym.envs.tasks import Task
+from rftgym.envs.tools import Tool, Toolbox, ToolResult, tool
+
+register_env("rftgym/MathTools-v0", "rftgym.envs.math:MathToolsEnv")
+
+__all__ = ["ChatEnv", "MessageListSpace", "MessageSpace", "Task", "Tool", "ToolResult", "Toolbox",
+           "register_env", "registered_envs", "tool"]
