@@ -36,7 +36,7 @@ from rftgym.envs.tools import ToolResult, Toolbox
 class ChatEnv(gymnasium.Env[list, dict]):
     """Base class of every rftgym environment. See the module docstring for the contract."""
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
     #: Task splits this env offers; the first one is where ``reset()`` without a task draws from.
     splits: tuple[str, ...] = ("train", "test")
     #: Weight of each named reward component (turn and outcome); a component not listed weighs 1.0.

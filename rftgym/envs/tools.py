@@ -45,8 +45,12 @@ def _json_type(annotation: Any) -> dict:
     if annotation in (inspect.Parameter.empty, Any):
         return {}
     if origin in (typing.Union, types.UnionType):
-        options = [a for a in args if a is not type(None)]
-        return _json_type(options[0]) if len(options) == 1 else {"anyOf": [_json_type(a) for a in options]}
+        options = [_json_type(a) for a in args if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+        if all(list(o) == ["type"] for o in options):  # str | float -> {"type": ["string", "number"]}
+            return {"type": [o["type"] for o in options]}
+        return {"anyOf": options}
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (list, tuple, set, Iterable) or annotation in (list, tuple):

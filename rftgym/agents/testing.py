@@ -1,0 +1,427 @@
+"""A scripted OpenAI-compatible chat server for tests, benchmarks and fault injection.
+
+It speaks real HTTP (``POST /v1/chat/completions``, ``GET /v1/models``), so the code under test
+goes through the real ``openai`` client. A ``respond(request_json) -> message`` function decides
+what the assistant says; the server wraps that message in a full ``chat.completion``:
+
+* ``n`` choices (``respond`` is called once per choice), ``finish_reason`` (``tool_calls`` when
+  the message has tool calls, else ``stop``; a ``finish_reason`` key in the message overrides it);
+* ``usage`` counted in UTF-8 bytes, i.e. a byte-level tokenizer;
+* ``logprobs.content`` (one entry per byte, logprob -0.5) when the request asks ``logprobs``;
+* vLLM's ``prompt_token_ids`` (top level) and ``token_ids`` (per choice) when the request asks
+  ``return_token_ids``: the UTF-8 bytes of the rendered prompt and of the completion text (the
+  content followed by each tool call as JSON);
+* ``weights_version`` at the top level.
+
+Faults, for retry and reliability tests, are drawn per request: ``"429"``, ``"500"`` (or any other
+HTTP status such as ``"400"``, answered with an OpenAI-style error body), ``"drop"`` (the TCP
+connection is aborted without an answer), ``"slow"`` (answer after ``slow_seconds``, past a
+client's deadline) and ``"garbage"`` (status 200 with a body that is not JSON); ``"empty"`` (a
+200 chat completion without choices) can be scripted too.
+
+Two ways to run it::
+
+    with ScriptedServer(respond=my_fn, fault_script=["429", "ok"]) as server:   # background thread
+        policy = ChatPolicy(server.base_url, "scripted")
+
+    with ScriptedServer.spawn("my_module:my_fn", fault_rate=0.2, seed=0) as server:  # own process
+        ...
+
+or from a shell: ``python -m rftgym.agents.testing --port 8000 --respond module:function
+--fault-rate 0.2 --seed 0`` (the first stdout line is the base URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import concurrent.futures
+import importlib
+import json
+import random
+import select
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+Responder = Callable[[dict], dict]
+
+#: The fault kinds ``fault_rate`` spreads its probability over.
+FAULT_KINDS = ("429", "500", "drop", "slow", "garbage")
+
+
+def echo(request: dict) -> dict:
+    """The default responder: answer with the text of the last user message."""
+    for message in reversed(request.get("messages") or []):
+        if message.get("role") == "user":
+            return {"role": "assistant", "content": _text(message.get("content"))}
+    return {"role": "assistant", "content": ""}
+
+
+def load_responder(spec: str) -> Responder:
+    """Import a responder from ``"module:function"``."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ValueError(f"responder must look like 'module:function', got {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class ScriptedServer:
+    """An OpenAI-compatible chat server whose answers come from a Python function.
+
+    Use it as a context manager (it serves from a background thread with its own event loop), or
+    :meth:`spawn` it as a separate process. See the module docstring for what it answers.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT/v1`` once started.
+        requests: Chat completion requests received so far.
+        fault_counts: Injected faults so far, by kind.
+        request_log: The bodies of the last ``log_size`` chat completion requests.
+    """
+
+    def __init__(
+        self,
+        respond: Responder = echo,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        faults: dict[str, float] | None = None,
+        fault_script: list[str] | None = None,
+        seed: int | None = None,
+        slow_seconds: float = 30.0,
+        weights_version: str = "0",
+        model: str = "scripted",
+        log_size: int = 100,
+        max_n: int | None = None,
+    ):
+        """Args:
+            respond: ``respond(request_json) -> assistant message dict`` (``content`` and/or
+                ``tool_calls``; a tool call's ``id``/``type`` are filled in when missing).
+            host: Interface to listen on.
+            port: Port to listen on; 0 picks a free one.
+            faults: Probability of each fault kind per request (``{"429": 0.1, "drop": 0.05}``).
+            fault_script: Fault kind (or ``"ok"``) of each coming request, in order; once used up,
+                ``faults`` applies. For deterministic tests.
+            seed: Seed of the random fault draws.
+            slow_seconds: How long a ``"slow"`` request waits before it is answered.
+            weights_version: Reported as the response's top-level ``weights_version``.
+            model: The model ``GET /v1/models`` lists.
+            log_size: How many request bodies ``request_log`` keeps.
+            max_n: Answer at most this many choices, like servers that ignore ``n``.
+        """
+        for kind in [*(faults or {}), *(fault_script or [])]:
+            if kind not in (*FAULT_KINDS, "empty", "ok") and not (kind.isdigit() and len(kind) == 3):
+                raise ValueError(f"unknown fault kind {kind!r}: use an HTTP status or one of "
+                                 f"{', '.join(FAULT_KINDS)}, empty, ok")
+        self.respond = respond
+        self.host, self.port = host, port
+        self.faults = dict(faults or {})
+        self.fault_script = collections.deque(fault_script or [])
+        self.slow_seconds = slow_seconds
+        self.weights_version = weights_version
+        self.model = model
+        self.max_n = max_n
+        self.requests = 0
+        self.fault_counts: dict[str, int] = {}
+        self.request_log: collections.deque[dict] = collections.deque(maxlen=log_size)
+        self.base_url = ""
+        self._rng = random.Random(seed)
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----- running it -----
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> ScriptedServer:
+        """Serve from a background thread; returns once the port is listening."""
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_in_thread, args=(ready,), name="ScriptedServer", daemon=True)
+        self._thread.start()
+        ready.result()  # re-raises what went wrong, e.g. the port is taken
+        return self
+
+    def _run_in_thread(self, ready: concurrent.futures.Future[str]) -> None:
+        loop = self._loop
+        try:
+            ready.set_result(loop.run_until_complete(self.serve()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            ready.set_exception(exc)
+            loop.close()
+            return
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        """Stop the background thread's server (in-flight requests are cancelled)."""
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+
+    async def serve(self) -> str:
+        """Start listening on the running event loop; returns (and sets) ``base_url``."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/_stats", self._stats)
+        # No access log: this server stands in for an instant endpoint in benchmarks.
+        # Handler cancellation: a "slow" request stops sleeping once its client gave up.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock, backlog=1024).start()
+        self.base_url = f"http://{self.host}:{self.port}/v1"
+        return self.base_url
+
+    @classmethod
+    def spawn(
+        cls,
+        respond: str = "rftgym.agents.testing:echo",
+        *,
+        faults: dict[str, float] | None = None,
+        fault_rate: float = 0.0,
+        fault_script: list[str] | None = None,
+        seed: int | None = None,
+        slow_seconds: float = 30.0,
+        weights_version: str = "0",
+        startup_timeout: float = 30.0,
+    ) -> ServerProcess:
+        """Start the server as a separate process (``python -m rftgym.agents.testing``).
+
+        ``respond`` is a ``"module:function"`` string; ``fault_rate`` is spread evenly over
+        :data:`FAULT_KINDS` and added to ``faults``. The other arguments are as in the
+        constructor. Use the result as a context manager: it terminates the process on exit.
+        """
+        args = [sys.executable, "-m", "rftgym.agents.testing", "--port", "0", "--respond", respond,
+                "--fault-rate", str(fault_rate), "--slow-seconds", str(slow_seconds),
+                "--weights-version", weights_version]
+        if faults:
+            args += ["--faults", ",".join(f"{kind}={p}" for kind, p in faults.items())]
+        if fault_script:
+            args += ["--fault-script", ",".join(fault_script)]
+        if seed is not None:
+            args += ["--seed", str(seed)]
+        return ServerProcess(args, startup_timeout)
+
+    # ----- handlers -----
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        body = await request.json()
+        self.request_log.append(body)
+        fault = self._next_fault()
+        if fault != "ok":
+            self.fault_counts[fault] = self.fault_counts.get(fault, 0) + 1
+            if fault == "drop":
+                request.transport.abort()
+                raise asyncio.CancelledError  # nothing can be sent on an aborted connection
+            if fault == "garbage":
+                return web.Response(text='{"id": "chatcmpl-garbage", "choi', content_type="application/json")
+            if fault == "empty":
+                return web.json_response({"id": "chatcmpl-empty", "object": "chat.completion", "choices": []})
+            if fault == "slow":
+                await asyncio.sleep(self.slow_seconds)
+            else:
+                return _error(int(fault))
+        return web.Response(body=json.dumps(self.completion(body)).encode(), content_type="application/json")
+
+    async def _models(self, request: web.Request) -> web.Response:
+        data = [{"id": self.model, "object": "model", "created": 0, "owned_by": "rftgym"}]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": self.requests, "fault_counts": self.fault_counts})
+
+    def _next_fault(self) -> str:
+        if self.fault_script:
+            return self.fault_script.popleft()
+        if self.faults:
+            draw = self._rng.random()
+            for kind, probability in self.faults.items():
+                draw -= probability
+                if draw < 0:
+                    return kind
+        return "ok"
+
+    # ----- the answer -----
+
+    def completion(self, request: dict) -> dict:
+        """The ``chat.completion`` answer to a request (no faults)."""
+        want_logprobs = bool(request.get("logprobs"))
+        want_ids = bool(request.get("return_token_ids"))
+        choices, completion_tokens = [], 0
+        n = int(request.get("n") or 1)
+        for index in range(min(n, self.max_n or n)):
+            message = dict(self.respond(request))
+            finish_reason = message.pop("finish_reason", None)
+            message["role"] = "assistant"
+            message.setdefault("content", None)
+            if message.get("tool_calls"):
+                message["tool_calls"] = [_full_call(call, index, i) for i, call in enumerate(message["tool_calls"])]
+            tokens = _completion_text(message).encode()
+            completion_tokens += len(tokens)
+            choice: dict[str, Any] = {
+                "index": index,
+                "message": message,
+                "finish_reason": finish_reason or ("tool_calls" if message.get("tool_calls") else "stop"),
+                "logprobs": {"content": [_logprob(t) for t in tokens]} if want_logprobs else None,
+            }
+            if want_ids:
+                choice["token_ids"] = list(tokens)
+            choices.append(choice)
+        prompt = _render_prompt(request.get("messages") or []).encode()
+        response = {
+            "id": f"chatcmpl-{self.requests}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model") or self.model,
+            "choices": choices,
+            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion_tokens,
+                      "total_tokens": len(prompt) + completion_tokens},
+            "weights_version": self.weights_version,
+        }
+        if want_ids:
+            response["prompt_token_ids"] = list(prompt)
+        return response
+
+
+class ServerProcess:
+    """A :class:`ScriptedServer` running as a child process (see :meth:`ScriptedServer.spawn`)."""
+
+    def __init__(self, args: list[str], startup_timeout: float = 30.0):
+        """Start ``args`` and wait (up to ``startup_timeout`` s) for the base URL on its stdout."""
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.process.stdout], [], [], startup_timeout)
+        line = self.process.stdout.readline().strip() if ready else ""
+        if not line.startswith("http"):
+            self.close()
+            raise RuntimeError(f"scripted server did not start (exit code {self.process.returncode}, said {line!r})")
+        self.base_url = line
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> dict:
+        """``{"requests": int, "fault_counts": {kind: int}}`` so far."""
+        with urllib.request.urlopen(self.base_url.removesuffix("/v1") + "/_stats", timeout=10) as reply:
+            return json.load(reply)
+
+    def close(self) -> None:
+        """Terminate the process (kill it if it does not exit within 5 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+# ----- helpers -----
+
+
+def _text(content: Any) -> str:
+    """The text of a message's content (a string or a list of content parts)."""
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content or ""
+
+
+def _full_call(call: dict, choice: int, position: int) -> dict:
+    """A tool call with ``id``, ``type`` and string ``arguments`` filled in."""
+    function = dict(call["function"])
+    if not isinstance(function.get("arguments"), str):
+        function["arguments"] = json.dumps(function.get("arguments") or {})
+    return {"id": call.get("id") or f"call_{choice}_{position}", "type": "function", "function": function}
+
+
+def _completion_text(message: dict) -> str:
+    """What the byte-level tokenizer counts: the content, then each tool call as JSON."""
+    calls = [json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
+             for c in message.get("tool_calls") or []]
+    return (message.get("content") or "") + "".join(calls)
+
+
+def _render_prompt(messages: list[dict]) -> str:
+    """The prompt as the byte-level tokenizer sees it: one ``<role>content`` block per message."""
+    parts = []
+    for m in messages:
+        parts.append(f"<{m.get('role')}>{_text(m.get('content'))}")
+        parts += [json.dumps(c.get("function")) for c in m.get("tool_calls") or []]
+    return "\n".join(parts)
+
+
+def _logprob(token: int) -> dict:
+    return {"token": chr(token), "logprob": -0.5, "bytes": [token], "top_logprobs": []}
+
+
+def _error(status: int) -> web.Response:
+    """An OpenAI-style error answer."""
+    message = f"scripted fault: HTTP {status}"
+    kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
+    body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
+    return web.json_response(body, status=status)
+
+
+def _parse_faults(text: str) -> dict[str, float]:
+    """``"429=0.1,drop=0.05"`` -> ``{"429": 0.1, "drop": 0.05}``."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {kind.strip(): float(p) for kind, p in pairs}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m rftgym.agents.testing``: serve until terminated; prints the base URL first."""
+    parser = argparse.ArgumentParser(prog="python -m rftgym.agents.testing", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--respond", default="rftgym.agents.testing:echo", help="module:function")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help=f"spread evenly over {', '.join(FAULT_KINDS)}")
+    parser.add_argument("--faults", default="", help="kind=probability,... e.g. 429=0.1,drop=0.05")
+    parser.add_argument("--fault-script", default="", help="comma-separated kinds (or ok) of the first requests")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--slow-seconds", type=float, default=30.0)
+    parser.add_argument("--weights-version", default="0")
+    args = parser.parse_args(argv)
+    faults = {kind: args.fault_rate / len(FAULT_KINDS) for kind in FAULT_KINDS} if args.fault_rate else {}
+    for kind, p in _parse_faults(args.faults).items():
+        faults[kind] = faults.get(kind, 0.0) + p
+    server = ScriptedServer(
+        load_responder(args.respond), host=args.host, port=args.port, faults=faults,
+        fault_script=[k for k in args.fault_script.split(",") if k], seed=args.seed,
+        slow_seconds=args.slow_seconds, weights_version=args.weights_version,
+    )
+
+    async def serve_forever() -> None:
+        print(await server.serve(), flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve_forever())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""The rollout loop: an env and a policy in, one trajectory line per episode out.
+
+Every task of a split is played ``group_size`` times (a group: the samples GRPO and pass@k compare).
+``concurrency`` workers each own one env and pull episodes from a shared queue; the policy call is
+awaited on the event loop and ``env.step`` runs in a worker thread, so a slow step (Docker, a
+simulated user's LLM call) never blocks the other episodes. An episode is written, whole and
+flushed, the moment it ends; one that fails (endpoint down after retries, env exception, time
+limit) is written with its error and the run goes on. ``resume=True`` skips the episodes a file
+already holds; Ctrl-C stops the run with every finished episode kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rftgym.agents.base import Policy
+from rftgym.envs.tasks import Task
+from rftgym.trajectories import Trajectory, TrajectoryWriter, Turn, completed_ids, read_trajectories
+
+
+@dataclass
+class RolloutResult:
+    """What a rollout did. ``interrupted`` is True when Ctrl-C (or cancellation) stopped it early."""
+
+    out: Path
+    run_id: str
+    written: int = 0
+    skipped: int = 0
+    errors: int = 0
+    reward_sum: float = 0.0
+    interrupted: bool = False
+    pending: int = 0
+
+    @property
+    def mean_reward(self) -> float:
+        return self.reward_sum / self.written if self.written else 0.0
+
+
+@dataclass
+class _Episode:
+    task: Task
+    sample_index: int
+    seed: int
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.id = f"{self.task.id}#{self.sample_index}"
+
+
+class EpisodeTimeout(Exception):
+    """A per-turn or per-episode time limit ran out."""
+
+
+def rollout(env_id: str, policy: Policy, out: str | Path, **kwargs: Any) -> RolloutResult:
+    """Run :func:`arollout` to completion (see it for the arguments). Ctrl-C returns what finished."""
+    result = RolloutResult(Path(out), kwargs.pop("run_id", None) or uuid.uuid4().hex[:12])
+    try:
+        asyncio.run(arollout(env_id, policy, out, result=result, **kwargs))
+    except KeyboardInterrupt:
+        result.interrupted = True
+    return result
+
+
+async def arollout(
+    env_id: str,
+    policy: Policy,
+    out: str | Path,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    split: str = "test",
+    num_tasks: int | None = None,
+    task_ids: Sequence[str] | None = None,
+    group_size: int = 1,
+    concurrency: int = 8,
+    seed: int = 0,
+    resume: bool = False,
+    episode_timeout: float = 1800.0,
+    turn_timeout: float = 600.0,
+    progress: bool = True,
+    result: RolloutResult | None = None,
+    make_env: Callable[[], gymnasium.Env] | None = None,
+) -> RolloutResult:
+    """Play every task of ``split`` ``group_size`` times with ``policy`` and append the episodes to ``out``.
+
+    Args:
+        env_id: Gymnasium id of the env (``rftgym/MathTools-v0``).
+        policy: Produces assistant turns (:class:`~rftgym.agents.ChatPolicy`, ``OraclePolicy``...).
+        out: The trajectory file (JSONL); appended to, created if missing.
+        env_kwargs: Keyword arguments for ``gymnasium.make`` (e.g. ``{"max_turns": 4}``).
+        split: Which task split to play.
+        num_tasks: Play the first ``num_tasks`` tasks of the split (all when None).
+        task_ids: Play exactly these tasks instead.
+        group_size: Episodes per task (the samples of one group).
+        concurrency: Episodes played at the same time.
+        seed: Base of the per-episode reset seeds (each episode's seed also depends on its id).
+        resume: Skip the episodes ``out`` already holds (and repair a line cut by a crash).
+        episode_timeout: Seconds one episode may take in all before it is cut off.
+        turn_timeout: Seconds one turn (policy call plus env step) may take.
+        progress: Show a progress bar on stderr with live mean reward and error count.
+        result: Fill this result object in place (so a caller still has it after Ctrl-C).
+        make_env: Build envs with this instead of ``gymnasium.make(env_id, **env_kwargs)``.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    make_env = make_env or functools.partial(gymnasium.make, env_id, **env_kwargs)
+    out = Path(out)
+    result = result or RolloutResult(out, uuid.uuid4().hex[:12])
+    done = completed_ids(out) if resume else set()
+    if resume and done:
+        result.run_id = next(read_trajectories(out, errors="skip")).run_id
+    probe = make_env()
+    tasks = ([probe.unwrapped.task_by_id(t) for t in task_ids] if task_ids
+             else probe.unwrapped.tasks(split, num_tasks))
+    probe.close()
+    episodes = [_Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
+    result.skipped = sum(e.id in done for e in episodes)
+    queue = [e for e in episodes if e.id not in done]
+    result.pending = len(queue)
+    queue.reverse()  # pop() from the end, in task order
+
+    meta = {"split": split, "env_kwargs": env_kwargs, "seed": seed}
+    executor = concurrent.futures.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="rftgym-env")
+    with TrajectoryWriter(out, resume=resume) as writer, _progress(progress, len(queue)) as bar:
+        async def worker() -> None:
+            env = None
+            while queue:
+                episode = queue.pop()
+                env = env or make_env()
+                traj, env_ok = await _play(env, policy, episode, env_id, result.run_id, meta,
+                                           executor, episode_timeout, turn_timeout)
+                _write(writer, traj)
+                if not env_ok:  # a step was abandoned mid-way: never reuse that env
+                    env = None
+                _count(result, traj)
+                bar(result)
+            if env is not None:
+                env.close()
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(queue))))))
+        except asyncio.CancelledError:
+            result.interrupted = True
+            raise
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+    return result
+
+
+async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: str, run_id: str,
+                meta: dict, executor: concurrent.futures.Executor,
+                episode_timeout: float, turn_timeout: float) -> tuple[Trajectory, bool]:
+    """Play one episode; never raises (except cancellation). Returns the trajectory and whether
+    the env is still in a known state (False after a step was abandoned by a time limit)."""
+    loop = asyncio.get_running_loop()
+    traj = Trajectory(id=episode.id, run_id=run_id, env_id=env_id, task_id=episode.task.id,
+                      group_id=episode.task.id, sample_index=episode.sample_index,
+                      policy=policy.describe(), metadata={**meta, "episode_seed": episode.seed})
+    started, deadline = time.time(), time.monotonic() + episode_timeout
+    env_ok = True
+
+    def in_thread(fn: Callable, *args: Any, **kwargs: Any) -> asyncio.Future:
+        return loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
+    async def limited(awaitable: Any, what: str) -> Any:
+        budget = min(turn_timeout, deadline - time.monotonic())
+        try:
+            return await asyncio.wait_for(awaitable, max(budget, 0.0))
+        except asyncio.TimeoutError:
+            limit = "turn" if budget >= turn_timeout else "episode"
+            raise EpisodeTimeout(f"{limit} time limit ({turn_timeout if limit == 'turn' else episode_timeout:g}s) "
+                                 f"ran out during {what}") from None
+
+    try:
+        messages, info = await limited(in_thread(env.reset, seed=episode.seed, options={"task": episode.task}), "reset")
+        traj.messages, traj.tools = messages, info.get("tools", [])
+        while True:
+            t0 = time.perf_counter()
+            reply = await limited(policy.act(traj.messages, traj.tools, env), "the policy call")
+            t1 = time.perf_counter()
+            traj.messages.append(reply.message)
+            turn = Turn(message_index=len(traj.messages) - 1, finish_reason=reply.finish_reason,
+                        prompt_token_ids=reply.prompt_token_ids, completion_token_ids=reply.completion_token_ids,
+                        logprobs=reply.logprobs, usage=reply.usage, policy_latency_s=t1 - t0)
+            traj.turns.append(turn)
+            if reply.weights_version is not None:
+                traj.policy["weights_version"] = reply.weights_version
+            env_ok = False
+            obs, reward, terminated, truncated, info = await limited(in_thread(env.step, reply.message), "env.step")
+            env_ok = True
+            turn.env_latency_s = time.perf_counter() - t1
+            _record_step(traj, turn, obs, reward, terminated, truncated, info)
+            if terminated or truncated:
+                break
+    except asyncio.CancelledError:
+        raise
+    except EpisodeTimeout as e:
+        traj.truncated, traj.termination_reason = True, "time_limit"
+        traj.error = {"type": "EpisodeTimeout", "message": str(e)}
+    except Exception as e:  # an endpoint or env failure is recorded, never fatal to the run
+        traj.termination_reason = "error"
+        traj.error = {"type": type(e).__name__, "message": str(e) or repr(e)}
+    traj.reward = sum(t.reward for t in traj.turns) + traj.outcome_reward
+    traj.timings = {"started_at": started, "duration_s": time.time() - started,
+                    "policy_s": sum(t.policy_latency_s for t in traj.turns),
+                    "env_s": sum(t.env_latency_s for t in traj.turns)}
+    return traj, env_ok
+
+
+def _write(writer: TrajectoryWriter, traj: Trajectory) -> None:
+    """Write the episode; if a value cannot be written (a NaN reward from an env, an object that
+    is not JSON), write it with its turns' data dropped and the reason as its error."""
+    try:
+        writer.write(traj)
+    except ValueError as e:
+        traj.error = {"type": "UnwritableTrajectory", "message": str(e)}
+        traj.turns, traj.outcome_components = [], {}
+        traj.reward = traj.outcome_reward = 0.0
+        writer.write(traj)
+
+
+def _record_step(traj: Trajectory, turn: Turn, obs: list, reward: float, terminated: bool,
+                 truncated: bool, info: dict) -> None:
+    """Fold one env step's results into the trajectory."""
+    traj.messages.extend(obs)
+    outcome = info.get("outcome_reward", 0.0)
+    turn.reward = float(reward) - outcome
+    turn.reward_components = info.get("reward_components", {})
+    turn.tool_calls = info.get("tool_calls", 0)
+    turn.tool_errors = info.get("tool_errors", {})
+    if terminated or truncated:
+        traj.terminated, traj.truncated = bool(terminated), bool(truncated)
+        traj.termination_reason = info.get("termination_reason", "terminated" if terminated else "truncated")
+        traj.outcome_reward = float(outcome)
+        traj.outcome_components = info.get("outcome_components", {})
+
+
+def _episode_seed(seed: int, episode_id: str) -> int:
+    """A reset seed that depends only on the run seed and the episode (stable across resumes)."""
+    return (seed * 1_000_003 + zlib.crc32(episode_id.encode())) % (2**31)
+
+
+def _count(result: RolloutResult, traj: Trajectory) -> None:
+    result.written += 1
+    result.pending -= 1
+    result.reward_sum += traj.reward
+    result.errors += traj.error is not None
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int):
+    """A rich progress bar with the live mean reward and error count; yields an update function."""
+    if not enabled:
+        yield lambda result: None
+        return
+    columns = (TextColumn("[bold]rollout"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("reward {task.fields[reward]:.3f}  errors {task.fields[errors]}"))
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("episodes", total=total, reward=0.0, errors=0)
+        yield lambda r: bar.update(task, advance=1, reward=r.mean_reward, errors=r.errors)

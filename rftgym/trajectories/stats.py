@@ -1,0 +1,244 @@
+"""Summary statistics of trajectory files: rewards, success, pass@k and pass^k, turns, tokens, tools.
+
+:func:`summarize` streams: it keeps a few numbers per episode, never the episodes themselves, so
+``summarize(read_trajectories(path))`` works on files larger than memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.markup import escape
+from rich.table import Table
+
+from rftgym.trajectories.schema import Trajectory
+
+_Z95 = 1.96  # two-sided 95% quantile of the normal distribution
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k: the probability that at least one of ``k`` of the ``n`` samples succeeds.
+
+    ``1 - C(n-c, k) / C(n, k)`` for ``c`` successes among ``n`` samples (Chen et al., 2021),
+    computed as a product so large ``n`` neither overflows nor loses precision.
+    """
+    _check_counts(n, c, k)
+    if n - c < k:  # every k-subset holds a success
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """pass^k (tau-bench): the probability that ``k`` samples drawn from the ``n`` all succeed.
+
+    ``C(c, k) / C(n, k)``, computed as the product of ``(c - i) / (n - i)`` for ``i < k``.
+    """
+    _check_counts(n, c, k)
+    return math.prod((c - i) / (n - i) for i in range(k)) if c >= k else 0.0
+
+
+def _check_counts(n: int, c: int, k: int) -> None:
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n, got n={n}, k={k}")
+
+
+@dataclass
+class _Episode:
+    """The numbers of one episode that the summary needs."""
+
+    env_id: str
+    group_id: str
+    reward: float
+    outcome_reward: float
+    success: bool
+    error: bool
+    truncated: bool
+
+
+def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 1.0,
+              ks: Sequence[int] | None = None) -> dict:
+    """Summary statistics of a set of episodes, as a plain JSON-able dict.
+
+    An episode succeeds when it has no error and ``outcome_reward >= success_threshold``:
+    errored episodes count as failures in ``success_rate``, ``pass_at_k`` and ``pass_hat_k``,
+    and their rewards (usually 0) count in the reward means. Episodes are grouped by
+    ``env_id`` and ``group_id`` (a task's samples); pass@k and pass^k are computed per group with that group's
+    size and averaged over groups, for each k in ``ks`` (default 1 and the powers of two) up to
+    the smallest group's size. 95% intervals use the normal approximation: mean ± 1.96·std/√n
+    with the sample std (0 when n = 1); for pass@k the spread is across groups, and the
+    interval is clipped to [0, 1].
+
+    Returns:
+        ``episodes``, ``tasks`` (groups), ``reward`` and ``outcome_reward`` (each ``mean``,
+        ``std``, ``ci95`` as ``[low, high]``), ``success_threshold``, ``success_rate``,
+        ``pass_at_k`` and ``pass_hat_k`` (``{"<k>": {"mean", "ci95"}}``), ``error_rate``,
+        ``truncation_rate``; then ``turns`` (``mean``, ``max`` per episode), ``completion_tokens``
+        (``mean`` per episode and ``total``, from each turn's ``usage`` or else the length of its
+        ``completion_token_ids``; None when no turn has either), ``tool_calls`` (``per_episode``,
+        ``error_rate`` = malformed calls / calls, None without calls), ``termination_reasons``
+        (reason -> count; ``"none"`` when unset), ``components`` (``turn/<name>``: mean over the
+        turns that record it, ``outcome/<name>``: mean over the episodes that record it), and,
+        when the episodes come from several envs, ``by_env`` (env id -> the numbers up to
+        ``truncation_rate``). Means are None when there are no episodes.
+    """
+    episodes: list[_Episode] = []
+    turns: list[int] = []
+    tokens = _Tokens()
+    tool_calls = tool_errors = 0
+    reasons: Counter[str] = Counter()
+    components: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0])  # name -> [sum, count]
+    for traj in trajectories:
+        episodes.append(_Episode(traj.env_id, traj.group_id, traj.reward, traj.outcome_reward,
+                                 traj.error is None and traj.outcome_reward >= success_threshold,
+                                 traj.error is not None, traj.truncated))
+        turns.append(len(traj.turns))
+        reasons[traj.termination_reason or "none"] += 1
+        tokens.add(traj)
+        for turn in traj.turns:
+            tool_calls += turn.tool_calls
+            tool_errors += sum(turn.tool_errors.values())
+            _accumulate(components, "turn/", turn.reward_components)
+        _accumulate(components, "outcome/", traj.outcome_components)
+
+    summary = _core(episodes, success_threshold, ks)
+    summary.update(
+        turns={"mean": _mean(turns), "max": max(turns, default=None)},
+        completion_tokens=tokens.summary(len(episodes)),
+        tool_calls={"per_episode": tool_calls / len(episodes) if episodes else None,
+                    "error_rate": tool_errors / tool_calls if tool_calls else None},
+        termination_reasons=dict(reasons.most_common()),
+        components={name: total / count for name, (total, count) in sorted(components.items())},
+    )
+    env_ids = sorted({e.env_id for e in episodes})
+    if len(env_ids) > 1:
+        summary["by_env"] = {env: _core([e for e in episodes if e.env_id == env], success_threshold, ks)
+                             for env in env_ids}
+    return summary
+
+
+def _core(episodes: list[_Episode], success_threshold: float, ks: Sequence[int] | None) -> dict:
+    """The headline numbers of a set of episodes (also used per env)."""
+    groups: defaultdict[tuple[str, str], list[bool]] = defaultdict(list)
+    for e in episodes:  # two envs may both have a task "1": they are different tasks
+        groups[e.env_id, e.group_id].append(e.success)
+    sizes = [len(g) for g in groups.values()]
+    ks = _ks(ks, min(sizes, default=0))
+    return {
+        "episodes": len(episodes),
+        "tasks": len(groups),
+        "reward": _mean_ci([e.reward for e in episodes]),
+        "outcome_reward": _mean_ci([e.outcome_reward for e in episodes]),
+        "success_threshold": success_threshold,
+        "success_rate": _mean([e.success for e in episodes]),
+        "pass_at_k": {str(k): _group_mean(pass_at_k, groups.values(), k) for k in ks},
+        "pass_hat_k": {str(k): _group_mean(pass_hat_k, groups.values(), k) for k in ks},
+        "error_rate": _mean([e.error for e in episodes]),
+        "truncation_rate": _mean([e.truncated for e in episodes]),
+    }
+
+
+def _ks(ks: Sequence[int] | None, smallest_group: int) -> list[int]:
+    """The k values to report: those asked for (default 1, 2, 4...) that every group can give."""
+    if ks is None:
+        ks = [2**i for i in range(smallest_group.bit_length())]
+    if any(k < 1 for k in ks):
+        raise ValueError(f"every k must be >= 1, got {list(ks)}")
+    return sorted({k for k in ks if k <= smallest_group})
+
+
+def _group_mean(metric: Callable[[int, int, int], float], groups: Iterable[list[bool]], k: int) -> dict:
+    """``metric(n, c, k)`` per group, as mean and 95% interval across groups (within [0, 1])."""
+    block = _mean_ci([metric(len(g), sum(g), k) for g in groups])
+    ci = block["ci95"] and [max(0.0, block["ci95"][0]), min(1.0, block["ci95"][1])]
+    return {"mean": block["mean"], "ci95": ci}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _mean_ci(values: Sequence[float]) -> dict:
+    """Mean, sample std and the normal-approximation 95% interval of the mean."""
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "std": None, "ci95": None}
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    half = _Z95 * std / math.sqrt(n)
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half]}
+
+
+def _accumulate(totals: defaultdict[str, list[float]], prefix: str, values: dict[str, float]) -> None:
+    for name, value in values.items():
+        entry = totals[prefix + name]
+        entry[0] += value
+        entry[1] += 1
+
+
+class _Tokens:
+    """Completion tokens per episode, counting only turns whose count is known."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.known = False
+
+    def add(self, traj: Trajectory) -> None:
+        for turn in traj.turns:
+            count = (turn.usage or {}).get("completion_tokens")
+            if count is None and turn.completion_token_ids is not None:
+                count = len(turn.completion_token_ids)
+            if count is not None:
+                self.total += count
+                self.known = True
+
+    def summary(self, episodes: int) -> dict | None:
+        if not self.known:
+            return None
+        return {"mean": self.total / episodes, "total": self.total}
+
+
+def stats_table(summary: dict) -> Table:
+    """A two-column rich table of a :func:`summarize` result, for the CLI."""
+    table = Table("metric", "value", title="trajectory stats")
+    reward, tokens, tools = summary["reward"], summary["completion_tokens"], summary["tool_calls"]
+    rows = [
+        ("episodes / tasks", f"{summary['episodes']} / {summary['tasks']}"),
+        ("reward", f"{_fmt(reward['mean'])}  std {_fmt(reward['std'])}  95% CI {_fmt_ci(reward['ci95'])}"),
+        ("outcome reward", _fmt(summary["outcome_reward"]["mean"])),
+        (f"success rate (outcome ≥ {summary['success_threshold']:g})", _fmt(summary["success_rate"])),
+        *((f"pass@{k}", _fmt_block(v)) for k, v in summary["pass_at_k"].items()),
+        *((f"pass^{k}", _fmt_block(v)) for k, v in summary["pass_hat_k"].items()),
+        ("error rate", _fmt(summary["error_rate"])),
+        ("truncation rate", _fmt(summary["truncation_rate"])),
+        ("turns per episode (mean / max)", f"{_fmt(summary['turns']['mean'])} / {_fmt(summary['turns']['max'])}"),
+        ("completion tokens (mean / total)",
+         f"{_fmt(tokens['mean'])} / {tokens['total']}" if tokens else "—"),
+        ("tool calls per episode", _fmt(tools["per_episode"])),
+        ("tool error rate", _fmt(tools["error_rate"])),
+        ("termination reasons", ", ".join(f"{r}: {n}" for r, n in summary["termination_reasons"].items()) or "—"),
+        *((name, _fmt(value)) for name, value in summary["components"].items()),
+        *((f"{env}: reward / success", f"{_fmt(core['reward']['mean'])} / {_fmt(core['success_rate'])}")
+          for env, core in summary.get("by_env", {}).items()),
+    ]
+    for row in rows:  # escaped: names like "[x]" are text, not rich markup
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _fmt_ci(ci: list[float] | None) -> str:
+    return f"[{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "—"
+
+
+def _fmt_block(block: dict) -> str:
+    return f"{_fmt(block['mean'])}  95% CI {_fmt_ci(block['ci95'])}"
