@@ -60,6 +60,16 @@ class _Episode:
         self.id = f"{self.task.id}#{self.sample_index}"
 
 
+def _run(coroutine: Any) -> Any:
+    """``asyncio.run`` on uvloop where it is installed: with its event loop, handing env steps to
+    worker threads costs a fraction of what it costs on the standard loop (bench/rollout_overhead.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 class EpisodeTimeout(Exception):
     """A per-turn or per-episode time limit ran out."""
 
@@ -68,7 +78,7 @@ def rollout(env_id: str, policy: Policy, out: str | Path, **kwargs: Any) -> Roll
     """Run :func:`arollout` to completion (see it for the arguments). Ctrl-C returns what finished."""
     result = RolloutResult(Path(out), kwargs.pop("run_id", None) or uuid.uuid4().hex[:12])
     try:
-        asyncio.run(arollout(env_id, policy, out, result=result, **kwargs))
+        _run(arollout(env_id, policy, out, result=result, **kwargs))
     except KeyboardInterrupt:
         result.interrupted = True
     return result

@@ -23,7 +23,6 @@ below (``tasks``, ``react``, ``turn_components``, ``outcome_components``, ``orac
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import gymnasium
@@ -110,7 +109,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
         self.messages.append({"role": "user", "content": task.prompt})
         self.setup(task)
         info = {"task_id": task.id, "split": task.split, "tools": self.toolbox.schemas}
-        return copy.deepcopy(self.messages), info
+        return _copied(self.messages), info
 
     def sample_task(self) -> Task:
         """The task of a ``reset()`` without one: drawn with the env's seeded RNG from the first split."""
@@ -123,7 +122,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
         problem = message_problem(action, ("assistant",))
         if problem:
             raise ValueError(f"invalid action: {problem}")
-        message = copy.deepcopy(action)
+        message = _copied(action)
         self.messages.append(message)
         self.turn += 1
         results = [self.toolbox.call(call) for call in message.get("tool_calls") or []]
@@ -147,7 +146,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
             info["outcome_reward"] = self.weighted(outcome)
             info["termination_reason"] = reason or "max_turns"
             reward += info["outcome_reward"]
-        return copy.deepcopy(new), float(reward), terminated, truncated, info
+        return _copied(new), float(reward), terminated, truncated, info
 
     def weighted(self, components: dict[str, float]) -> float:
         """The scalar reward of named components under ``reward_weights``."""
@@ -163,3 +162,13 @@ class ChatEnv(gymnasium.Env[list, dict]):
                 text += f"\n  -> {call['function']['name']}({call['function']['arguments']})"
             lines.append(f"[{m['role']}] {text}")
         return "\n".join(lines)
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, scalars): messages are copied at every step,
+    and ``copy.deepcopy`` costs several times more."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value

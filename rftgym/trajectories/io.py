@@ -131,7 +131,7 @@ class TrajectoryWriter:
 
 def _encode_line(traj: Trajectory | dict) -> bytes:
     """One trajectory as a JSONL line (UTF-8, ending in a newline), checked against the schema."""
-    data = Trajectory.from_dict(traj).to_dict() if isinstance(traj, dict) else traj.to_dict()
+    data = (Trajectory.from_dict(traj) if isinstance(traj, dict) else traj).to_dict(deep=False)
     if isinstance(traj, Trajectory):
         Trajectory.from_dict(data)  # the checks a reader makes, so no unreadable line is written
     try:

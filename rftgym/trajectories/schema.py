@@ -130,9 +130,12 @@ class Trajectory:
     metadata: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dict of every field (a deep copy), ``schema`` first, floats normalised."""
-        data = _json_ready(self)
+    def to_dict(self, deep: bool = True) -> dict:
+        """A JSON-ready dict of every field, ``schema`` first, floats normalised.
+
+        ``deep=False`` shares the values instead of copying them (for serialising at once).
+        """
+        data = _json_ready(self, deep)
         return {"schema": data.pop("schema"), **data}
 
     @classmethod
@@ -282,32 +285,36 @@ def _short_repr(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _json_ready(obj: Turn | Trajectory) -> dict:
-    """Every field of ``obj`` as a deep copy, with ints and bools in float-typed values made floats.
+def _json_ready(obj: Turn | Trajectory, deep: bool = True) -> dict:
+    """Every field of ``obj``, with ints and bools in float-typed values made floats.
 
-    Faster than ``dataclasses.asdict``, which copies token id lists one element at a time.
+    ``deep=True`` copies every value (faster than ``dataclasses.asdict``, which copies token id
+    lists one element at a time); ``deep=False`` shares them, for a dict that is serialised at once.
+    Raises ValueError when a float-typed value is not a number.
     """
     data = {}
     for name, hint in _hints(type(obj)).items():
         value = getattr(obj, name)
         if hint in _SCALAR_LISTS:
-            data[name] = None if value is None else list(value)
+            data[name] = list(value) if deep and value is not None else value
         elif hint is float:
-            data[name] = _as_float(value)
+            data[name] = _as_float(value, name)
         elif hint == dict[str, float] and isinstance(value, dict):
-            data[name] = {k: _as_float(v) for k, v in value.items()}
+            data[name] = {k: _as_float(v, f"{name}.{k}") for k, v in value.items()}
         elif hint == list[Turn]:
-            data[name] = [t.to_dict() if isinstance(t, Turn) else copy.deepcopy(t) for t in value]
+            data[name] = [_json_ready(t, deep) if isinstance(t, Turn) else t for t in value]
         else:
-            data[name] = copy.deepcopy(value)
+            data[name] = copy.deepcopy(value) if deep else value
     return data
 
 
 _SCALAR_LISTS = (list[int] | None, list[float] | None)
 
 
-def _as_float(value: Any) -> Any:
-    return float(value) if isinstance(value, int) else value
+def _as_float(value: Any, where: str) -> float:
+    if isinstance(value, (int, float)):  # bool too: a component that is True is written as 1.0
+        return float(value)
+    raise ValueError(f"{where}: expected a number, got {_json_type(value)} {_short_repr(value)}")
 
 
 def _hf_fields(cls: type, datasets: Any) -> dict[str, Any]:
