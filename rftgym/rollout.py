@@ -26,6 +26,7 @@ from typing import Any
 import gymnasium
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rftgym._compat import within
 from rftgym.agents.base import Policy
 from rftgym.envs.tasks import Task
 from rftgym.trajectories import Trajectory, TrajectoryWriter, Turn, completed_ids, read_trajectories
@@ -186,7 +187,7 @@ async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: s
     async def limited(awaitable: Any, what: str) -> Any:
         budget = min(turn_timeout, deadline - time.monotonic())
         try:
-            return await asyncio.wait_for(awaitable, max(budget, 0.0))
+            return await within(awaitable, max(budget, 0.0))
         except asyncio.TimeoutError:
             limit = "turn" if budget >= turn_timeout else "episode"
             raise EpisodeTimeout(f"{limit} time limit ({turn_timeout if limit == 'turn' else episode_timeout:g}s) "

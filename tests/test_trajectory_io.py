@@ -207,7 +207,7 @@ def test_writer_refuses_non_finite_floats_and_bad_types_without_writing(tmp_path
         with pytest.raises(ValueError, match=r"outcome_reward \(-inf\) is not a finite"):
             writer.write(make_traj(0, outcome_reward=float("-inf")))
         with pytest.raises(ValueError, match=r"turns\[0\]\.completion_token_ids\[0\]: expected integer, got string"):
-            writer.write(make_traj(0, turns=[Turn(message_index=2, completion_token_ids=["a"])]))
+            writer.write(make_traj(0, turns=[Turn(message_index=2, completion_token_ids=["a"])]).to_dict())
         with pytest.raises(ValueError, match="missing field"):
             writer.write({"schema": SCHEMA, "id": "x"})
     assert path.read_bytes() == b""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from rftgym._compat import within
 from rftgym.agents.base import PolicyError, PolicyResponse
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class ChatPolicy:
             raise AssertionError("unreachable: tenacity either returns or raises")
 
         try:
-            return await asyncio.wait_for(attempts(), self.timeout)
+            return await within(attempts(), self.timeout)
         except _Transient as exc:
             what = "unreachable" if exc.connection else "failed"
             message = f"endpoint {self.base_url} {what} after {len(failures)} attempts: {exc}"

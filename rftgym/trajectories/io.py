@@ -78,7 +78,8 @@ class TrajectoryWriter:
         """Append one episode as one line.
 
         A dict is checked with :meth:`Trajectory.from_dict` and written in its normalised form
-        (keys that are not fields are dropped: put extras in ``metadata``).
+        (keys that are not fields are dropped: put extras in ``metadata``). A :class:`Trajectory`
+        is trusted to have the declared types; its numbers are checked.
 
         Raises:
             ValueError: The trajectory has a mistyped field or a non-finite float.
@@ -131,9 +132,10 @@ class TrajectoryWriter:
 
 def _encode_line(traj: Trajectory | dict) -> bytes:
     """One trajectory as a JSONL line (UTF-8, ending in a newline), checked against the schema."""
+    # A dict from outside gets every check a reader makes. A Trajectory is typed by construction
+    # (the rollout loop builds it): only its numbers are checked, in to_dict, because the full
+    # check would be most of the loop's per-turn cost (bench/rollout_overhead.py).
     data = (Trajectory.from_dict(traj) if isinstance(traj, dict) else traj).to_dict(deep=False)
-    if isinstance(traj, Trajectory):
-        Trajectory.from_dict(data)  # the checks a reader makes, so no unreadable line is written
     try:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except TypeError as e:  # an object JSON cannot hold, in a free-form field (metadata, policy)
