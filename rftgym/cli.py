@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     p.add_argument("--max-tokens", type=int, help="max tokens per assistant turn")
     p.add_argument("--timeout", type=float, default=120.0, help="deadline per policy request in seconds, retries included")
+    p.add_argument("--turn-timeout", type=float, default=600.0,
+                   help="seconds one turn (policy call plus env step) may take before the episode is cut off")
+    p.add_argument("--episode-timeout", type=float, default=1800.0, help="seconds one episode may take in all")
     p.add_argument("--out", type=Path, help="trajectory file (default: runs/<env>-<time>.jsonl)")
     p.add_argument("--resume", action="store_true", help="skip the episodes already in --out")
     p.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets and sampling")
@@ -117,7 +120,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     try:
         result = rollout(env_id, policy, out, env_kwargs=env_kwargs, split=args.split, num_tasks=args.num_tasks,
                          group_size=args.group_size, concurrency=args.concurrency, seed=args.seed,
-                         resume=args.resume, progress=not args.no_progress)
+                         resume=args.resume, progress=not args.no_progress,
+                         turn_timeout=args.turn_timeout, episode_timeout=args.episode_timeout)
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot run {env_id}: {e}") from None
     if result.written + result.skipped:
