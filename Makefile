@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean sandbox
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ demo: $(STAMP)
 		--out runs/demo-math.jsonl
 	@echo "trajectory file: runs/demo-math.jsonl  (summary again: $(BIN)/rftgym stats runs/demo-math.jsonl)"
 
-test: $(STAMP)
+# A Docker engine and the sandbox image for the code env's tests: installs docker.io and starts
+# dockerd when missing, builds the image offline when missing; a no-op when all is there.
+sandbox: $(STAMP)
+	PYTHON=$(BIN)/python scripts/ensure-docker.sh
+
+test: $(STAMP) sandbox
 	$(BIN)/python -m pytest -q
 
 clean:

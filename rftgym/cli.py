@@ -1,9 +1,15 @@
 """``rftgym``: one command per user job.
 
     rftgym envs                                   list the registered envs
+    rftgym envs lint [ENV_ID...]                  check every task of the envs that have a task linter
     rftgym rollout ENV_ID --base-url URL --model NAME [...]   play episodes, write a trajectory file
     rftgym stats FILE... [--json]                 rewards, pass@k / pass^k, errors, components
     rftgym validate FILE...                       check trajectory files line by line
+    rftgym rescore FILE --rubric module:attr --out NEW   recompute every reward without the model
+    rftgym export [FILE...] --format bedrock-rft|openai-sft --out OUT   fine-tuning datasets
+    rftgym serve --model PATH_OR_ID|tiny [--port N] [--watch DIR]   OpenAI-compatible endpoint on transformers
+    rftgym train FILE... --model PATH_OR_ID|tiny [--output-dir DIR]   GRPO on trajectory files
+    rftgym sandbox build-image|gc|selftest        the Docker code sandbox: image, leaked containers, hostile suite
 
 Errors a user can cause (unknown env, unreachable endpoint, bad file) print one line and exit 2.
 """
@@ -41,8 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rftgym", description="Multi-turn agentic RFT: envs, rollouts, trajectory files.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    p = sub.add_parser("envs", help="list the registered environments")
+    p = sub.add_parser("envs", help="list the registered environments; `envs lint` checks their tasks")
     p.set_defaults(func=cmd_envs)
+    lint = p.add_subparsers(metavar="[lint]").add_parser(
+        "lint", help="check that every task's reference actions are valid, change the database and follow the policy")
+    lint.add_argument("env_ids", nargs="*", metavar="ENV_ID", help="envs to lint (default: every env with a task linter)")
+    lint.add_argument("--num-train", type=int, default=100, help="train tasks checked besides the test split (default: 100)")
+    lint.set_defaults(func=cmd_envs_lint)
 
     p = sub.add_parser("rollout", help="play episodes of an env with a policy and write a trajectory file")
     p.add_argument("env_id", help="Gymnasium id, e.g. rftgym/MathTools-v0")
@@ -58,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group-size", type=int, default=1, help="episodes per task (default: 1)")
     p.add_argument("--concurrency", type=int, default=8, help="episodes played at once (default: 8)")
     p.add_argument("--max-turns", type=int, help="assistant turns before an episode is truncated (env default)")
+    p.add_argument("--user-base-url", help="customer-service envs: an OpenAI-compatible endpoint for an LLM customer "
+                                           "(default: the scripted customer, no model needed)")
+    p.add_argument("--user-model", help="customer-service envs: the LLM customer's model name")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     p.add_argument("--max-tokens", type=int, help="max tokens per assistant turn")
     p.add_argument("--timeout", type=float, default=120.0, help="deadline per policy request in seconds, retries included")
@@ -79,6 +93,91 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check trajectory files; lists file:line for every bad line")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("rescore", help="recompute every reward of a trajectory file with a rubric, into a new file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--rubric", help="module:attr of a rftgym.rewards.Rubric (or an env class, or a function "
+                                    "returning one); default: each episode's env's own rubric")
+    p.add_argument("--out", type=Path, required=True, help="the new trajectory file (must not exist)")
+    p.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the LLM judge, for rubrics that build "
+                                            "theirs with LLMJudge.from_env (sets RFTGYM_JUDGE_BASE_URL)")
+    p.add_argument("--judge-model", help="the judge model (sets RFTGYM_JUDGE_MODEL)")
+    p.set_defaults(func=cmd_rescore)
+
+    p = sub.add_parser("export", help="write a fine-tuning dataset from trajectory files or an env's task split")
+    p.add_argument("files", nargs="*", type=Path, help="trajectory files (or use --env)")
+    p.add_argument("--format", required=True, choices=["bedrock-rft", "openai-sft"],
+                   help="bedrock-rft: prompts + reference_answer (+ tools) for Bedrock/Nova RFT; "
+                        "openai-sft: the successful episodes as chat fine-tuning data")
+    p.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    p.add_argument("--env", help="bedrock-rft from an env's tasks instead of files, e.g. rftgym/MathTools-v0")
+    p.add_argument("--split", default="train", help="with --env: the task split (default: train)")
+    p.add_argument("--num-tasks", type=int, help="with --env: the first N tasks of the split")
+    p.add_argument("--threshold", type=float, default=1.0,
+                   help="openai-sft: the total reward an episode needs to be exported (default: 1.0)")
+    p.add_argument("--limit", type=int, help="write at most N records")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="serve a transformers model over an OpenAI-compatible API (needs the train extra)")
+    p.add_argument("--model", default="tiny", help="a local HF folder, a hub id, or 'tiny' (built locally; default)")
+    p.add_argument("--served-model-name", help="the model name clients send (default: --model)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000; 0 picks a free one)")
+    p.add_argument("--device", help="cuda, cpu... (default: cuda when available)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="weights dtype (auto: bf16 on GPU, fp32 on CPU)")
+    p.add_argument("--max-batch-size", type=int, default=64, help="most completions decoded together (default: 64)")
+    p.add_argument("--default-max-tokens", type=int, default=512, help="token budget of requests that set none")
+    p.add_argument("--watch", type=Path, help="hot-reload the newest checkpoint appearing in this folder "
+                                               "(a trainer's OUTPUT_DIR/checkpoints)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("train", help="GRPO training on trajectory files, or online on an env (needs the train extra)")
+    p.add_argument("files", nargs="*", type=Path, help="trajectory files (or use --online ENV_ID)")
+    p.add_argument("--online", metavar="ENV_ID", help="the online loop: serve the weights, play the env, train, reload")
+    p.add_argument("--steps", type=int, default=20, help="--online: optimizer steps in all (default: 20)")
+    p.add_argument("--tasks-per-step", type=int, default=8, help="--online: train tasks per step (default: 8)")
+    p.add_argument("--group-size", type=int, default=4, help="--online: episodes per task (default: 4)")
+    p.add_argument("--max-tokens", type=int, default=256, help="--online: tokens per assistant turn (default: 256)")
+    p.add_argument("--val-every", type=int, default=5, help="--online: validate on the test split every N steps")
+    p.add_argument("--val-tasks", type=int, default=16, help="--online: test tasks per validation (default: 16)")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="--online: keyword argument for gymnasium.make; repeatable")
+    p.add_argument("--model", default="tiny", help="starting weights: a local HF folder, a hub id or 'tiny'")
+    p.add_argument("--output-dir", type=Path, default=Path("runs/train"),
+                   help="metrics.jsonl, plots/ and checkpoints/ go here (default: runs/train)")
+    p.add_argument("--advantage", default="grpo", help="advantage estimator: grpo or turn (default: grpo)")
+    p.add_argument("--gamma", type=float, default=1.0, help="discount of later turns for --advantage turn")
+    p.add_argument("--lr", type=float, default=1e-6, help="learning rate (default: 1e-6)")
+    p.add_argument("--batch-size", type=int, default=64, help="token sequences per optimizer step (default: 64)")
+    p.add_argument("--micro-batch-size", type=int, default=8, help="sequences per forward/backward (default: 8)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the data (default: 1)")
+    p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting model (default: 0, off)")
+    p.add_argument("--temperature", type=float, default=1.0, help="the data's sampling temperature (default: 1.0)")
+    p.add_argument("--max-length", type=int, help="leave out episodes longer than this many tokens")
+    p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (default: only at the end)")
+    p.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations (GPU memory)")
+    p.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank (needs peft)")
+    p.add_argument("--device", help="cuda, cpu... (default: cuda when available)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.add_argument("--seed", type=int, default=0, help="seed of shuffling and initialisation")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sandbox", help="the Docker code sandbox: build-image, gc, selftest")
+    box = p.add_subparsers(required=True, metavar="ACTION")
+    q = box.add_parser("build-image", help="build the sandbox image from Debian packages (no registry needed)")
+    q.add_argument("--tag", help="image tag (default: the tag the sandbox uses)")
+    q.add_argument("--package", action="append", default=[], metavar="DEB",
+                   help="extra Debian package for tasks, e.g. python3-numpy; repeatable")
+    q.add_argument("--mirror", help="Debian mirror URI (default: the one the machine's apt sources name)")
+    q.add_argument("--suite", help="Debian release with --mirror, e.g. bookworm")
+    q.set_defaults(func=cmd_sandbox_build_image)
+    q = box.add_parser("gc", help="remove sandbox containers left by dead processes or past their time-to-live")
+    q.add_argument("--all", action="store_true", help="remove every rftgym container, live owners' too")
+    q.set_defaults(func=cmd_sandbox_gc)
+    q = box.add_parser("selftest", help="attack the live sandbox with hostile code and print what held")
+    q.add_argument("--image", help="image to test (default: the sandbox's)")
+    q.set_defaults(func=cmd_sandbox_selftest)
     return parser
 
 
@@ -94,6 +193,28 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_envs_lint(args: argparse.Namespace) -> int:
+    import gymnasium
+    from gymnasium.envs.registration import load_env_creator
+
+    from rftgym.envs import registered_envs
+
+    bad = 0
+    for env_id in args.env_ids or registered_envs():
+        spec = gymnasium.spec(_check_env_id(env_id))
+        creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
+        if not hasattr(creator, "lint"):
+            if args.env_ids:
+                raise UserError(f"{env_id} has no task linter")
+            continue  # without making it: an env may need Docker or an endpoint just to start
+        checked, problems = gymnasium.make(env_id).unwrapped.lint(num_train=args.num_train)
+        for problem in problems:
+            print(f"{env_id}: {problem}")
+        bad += len(problems)
+        console.print(f"{env_id}: {checked} tasks checked, {len(problems)} problems", highlight=False)
+    return 1 if bad else 0
+
+
 def cmd_rollout(args: argparse.Namespace) -> int:
     from rftgym.agents import make_policy
     from rftgym.rollout import rollout
@@ -103,6 +224,9 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     env_kwargs = dict(_parse_env_arg(a) for a in args.env_arg)
     if args.max_turns is not None:
         env_kwargs["max_turns"] = args.max_turns
+    for key in ("user_base_url", "user_model"):
+        if getattr(args, key):
+            env_kwargs[key] = getattr(args, key)
     if args.resume and args.out is None:
         raise UserError("--resume needs --out FILE (the file to continue)")
     out = args.out or Path("runs") / f"{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
@@ -140,6 +264,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         Console().print(stats_table(summary))
+    for warning in summary["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     return 0
 
 
@@ -155,6 +281,127 @@ def cmd_validate(args: argparse.Namespace) -> int:
         bad += len(problems)
         console.print(f"{path}: {good} episodes ok, {len(problems)} problems", highlight=False)
     return 1 if bad else 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    import os
+
+    from rftgym.rewards.rescore import load_rubric, rescore_file
+    from rftgym.trajectories import TrajectoryFileError
+
+    _check_file(args.file)
+    for flag, var in ((args.judge_base_url, "RFTGYM_JUDGE_BASE_URL"), (args.judge_model, "RFTGYM_JUDGE_MODEL")):
+        if flag:
+            os.environ[var] = flag
+    try:
+        rubric = load_rubric(args.rubric) if args.rubric else None
+        count = rescore_file(args.file, args.out, rubric, label=args.rubric or "")
+    except (ValueError, TrajectoryFileError) as e:
+        raise UserError(str(e)) from None
+    console.print(f"{count} episodes rescored -> {args.out}", highlight=False)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rftgym.rewards import export
+    from rftgym.rewards.rescore import EnvTasks
+
+    if bool(args.files) == bool(args.env):
+        raise UserError("give trajectory files or --env ENV_ID (not both)")
+    if args.env and args.format != "bedrock-rft":
+        raise UserError("--env exports task prompts, which only --format bedrock-rft takes")
+    try:
+        if args.env:
+            import gymnasium
+
+            env = gymnasium.make(_check_env_id(args.env)).unwrapped
+            records = export.tasks_to_bedrock(env, env.tasks(args.split, args.num_tasks))
+        elif args.format == "bedrock-rft":
+            records = export.trajectories_to_bedrock(_read_all(args.files), EnvTasks().task)
+        else:
+            records = export.sft_records(_read_all(args.files), args.threshold)
+        records = list(records)[:args.limit]
+        warning = export.check_bedrock_size(len(records)) if args.format == "bedrock-rft" else None
+    except (KeyError, ValueError) as e:
+        raise UserError(str(e)) from None
+    count = export.write_jsonl(records, args.out)
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(f"{count} {args.format} records -> {args.out}", highlight=False)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rftgym.serving import serve_forever
+
+    try:
+        serve_forever(args.model, served_name=args.served_model_name, host=args.host, port=args.port,
+                      device=args.device, dtype=args.dtype, max_batch_size=args.max_batch_size,
+                      default_max_tokens=args.default_max_tokens, watch=args.watch)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot serve {args.model}: {' '.join(str(e).split())[:300]}") from None
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rftgym.training import AdvantageOptions, GRPOTrainer, TrainConfig, trajectories_to_tensors
+
+    if bool(args.files) == bool(args.online):
+        raise UserError("give trajectory files or --online ENV_ID (not both)")
+    for path in args.files:
+        _check_file(path)
+    config = TrainConfig(model=args.model, output_dir=args.output_dir, learning_rate=args.lr,
+                         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, epochs=args.epochs,
+                         kl_coef=args.kl_coef, temperature=args.temperature, save_every=args.save_every,
+                         gradient_checkpointing=args.gradient_checkpointing, lora_rank=args.lora_rank,
+                         device=args.device, seed=args.seed)
+
+    def show(step: int, metrics: dict[str, float]) -> None:
+        console.print(f"step {step}: reward {metrics['critic/rewards/mean']:.3f}  "
+                      f"entropy {metrics['actor/entropy']:.3f}  clipfrac {metrics['actor/pg_clipfrac']:.3f}  "
+                      f"grad_norm {metrics['actor/grad_norm']:.3f}  {metrics['perf/tokens_per_s']:.0f} tokens/s"
+                      + "".join(f"  val {v:.3f}" for k, v in metrics.items() if k.startswith("val-score")),
+                      highlight=False)
+
+    if args.online:
+        return _train_online(args, config, show)
+    try:
+        trainer = GRPOTrainer(config, resume=args.resume)
+        batch = trajectories_to_tensors(args.files, trainer.tokenizer, advantage=args.advantage,
+                                        options=AdvantageOptions(gamma=args.gamma), max_length=args.max_length)
+    except (OSError, ValueError, ImportError) as e:
+        raise UserError(" ".join(str(e).split())[:300]) from None
+    for drift in batch.drift:
+        console.print(f"[yellow]drift:[/] {drift}", highlight=False)
+    left_out = ", ".join(f"{n} {reason}" for reason, n in batch.skipped.items())
+    console.print(f"{len(batch.episodes)} episodes, {len(batch)} sequences, {int(batch.loss_mask.sum())} sampled "
+                  f"tokens; left out: {len(batch.drift)} drift{', ' + left_out if left_out else ''}", highlight=False)
+    if not len(batch):
+        raise UserError("no episodes to train on")
+    trainer.fit(batch, on_step=show)
+    console.print(f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
+                  f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}", highlight=False)
+    return 0
+
+
+def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
+    from rftgym.training import AdvantageOptions
+    from rftgym.training.online import OnlineConfig, train_online
+
+    online = OnlineConfig(_check_env_id(args.online), steps=args.steps, tasks_per_step=args.tasks_per_step,
+                          group_size=args.group_size, temperature=args.temperature, max_tokens=args.max_tokens,
+                          val_every=args.val_every, val_tasks=args.val_tasks, advantage=args.advantage,
+                          options=AdvantageOptions(gamma=args.gamma),
+                          env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg))
+    try:
+        history = train_online(online, config, resume=args.resume, on_step=show)
+    except (OSError, ValueError, ImportError, RuntimeError) as e:
+        raise UserError(" ".join(str(e).split())[:300]) from None
+    final = history[-1].get("val-score/rewards/mean@1") if history else None
+    console.print(f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, plots "
+                  f"{config.output_dir}/plots" + (f"; final val-score {final:.3f}" if final is not None else ""),
+                  highlight=False)
+    return 0
 
 
 def _read_all(paths: list[Path]) -> list:
@@ -202,6 +449,57 @@ def _parse_env_arg(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _sandbox_client() -> Any:
+    from rftgym.sandbox import DockerUnavailable, connect
+
+    try:
+        return connect()
+    except DockerUnavailable as e:
+        raise UserError(str(e)) from None
+
+
+def cmd_sandbox_build_image(args: argparse.Namespace) -> int:
+    from rftgym.sandbox.image import DEFAULT_IMAGE, ImageBuildError, Mirror, build_image
+
+    if bool(args.mirror) != bool(args.suite):
+        raise UserError("--mirror and --suite go together")
+    mirror = Mirror(args.mirror, args.suite) if args.mirror else None
+    try:
+        build_image(args.tag or DEFAULT_IMAGE, args.package, mirror, _sandbox_client(),
+                    log=lambda line: console.print(line, highlight=False))
+    except ImageBuildError as e:
+        raise UserError(str(e)) from None
+    return 0
+
+
+def cmd_sandbox_gc(args: argparse.Namespace) -> int:
+    from rftgym.sandbox import reap
+
+    removed = reap(_sandbox_client(), everything=args.all)
+    console.print(f"removed {removed} sandbox container(s)", highlight=False)
+    return 0
+
+
+def cmd_sandbox_selftest(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from rftgym.sandbox import DEFAULT_IMAGE, SandboxError, SandboxPool
+    from rftgym.sandbox.selftest import run_all
+
+    try:
+        with SandboxPool(args.image or DEFAULT_IMAGE, size=2, client=_sandbox_client()) as pool:
+            rows = run_all(pool)
+    except SandboxError as e:
+        raise UserError(str(e)) from None
+    table = Table("attack", "result", "detail", title="rftgym sandbox selftest")
+    for name, held, detail in rows:
+        table.add_row(name, "[green]PASS[/]" if held else "[red]FAIL[/]", detail)
+    Console().print(table)
+    failed = sum(not held for _, held, _ in rows)
+    console.print(f"{len(rows) - failed} passed, {failed} failed", highlight=False)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

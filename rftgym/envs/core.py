@@ -18,7 +18,10 @@ One episode is one conversation about one :class:`~rftgym.envs.tasks.Task`:
     ``outcome_components``, ``outcome_reward`` and ``termination_reason``.
 
 A new env subclasses :class:`ChatEnv`, declares tools as ``@tool`` methods and fills in the hooks
-below (``tasks``, ``react``, ``turn_components``, ``outcome_components``, ``oracle_action``).
+below (``tasks``, ``react``, ``oracle_action``). Its rewards come from ``rubric``, a
+:class:`~rftgym.rewards.Rubric` of reward terms (the way every built-in env scores); an env
+without one scores with the ``turn_components`` / ``outcome_components`` hooks and
+``reward_weights`` instead.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import gymnasium
 from rftgym.envs.spaces import MessageListSpace, MessageSpace, message_problem
 from rftgym.envs.tasks import Task
 from rftgym.envs.tools import ToolResult, Toolbox
+from rftgym.rewards.rubric import RewardContext, Rubric
 
 
 class ChatEnv(gymnasium.Env[list, dict]):
@@ -38,7 +42,11 @@ class ChatEnv(gymnasium.Env[list, dict]):
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
     #: Task splits this env offers; the first one is where ``reset()`` without a task draws from.
     splits: tuple[str, ...] = ("train", "test")
-    #: Weight of each named reward component (turn and outcome); a component not listed weighs 1.0.
+    #: The env's reward terms. When None, the ``turn_components`` / ``outcome_components`` hooks
+    #: and ``reward_weights`` score instead.
+    rubric: Rubric | None = None
+    #: Without a rubric: weight of each named reward component (turn and outcome); a component
+    #: not listed weighs 1.0.
     reward_weights: dict[str, float] = {}
 
     def __init__(self, max_turns: int = 10, render_mode: str | None = None):
@@ -82,11 +90,12 @@ class ChatEnv(gymnasium.Env[list, dict]):
         return [], None
 
     def turn_components(self, message: dict, results: list[ToolResult]) -> dict[str, float]:
-        """Named per-turn reward components of this assistant turn."""
+        """Named per-turn reward components of this assistant turn (used when ``rubric`` is None)."""
         return {}
 
     def outcome_components(self) -> dict[str, float]:
-        """Named outcome reward components, computed once when the episode ends."""
+        """Named outcome reward components, computed once when the episode ends (used when
+        ``rubric`` is None)."""
         return {}
 
     def oracle_action(self) -> dict:
@@ -130,8 +139,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
         extra, reason = self.react(message, results)
         new += extra
         self.messages += new
-        components = self.turn_components(message, results)
-        reward = self.weighted(components)
+        reward, components = self.score_turn(message, results)
         errors: dict[str, int] = {}
         for r in results:
             if r.error:
@@ -141,12 +149,25 @@ class ChatEnv(gymnasium.Env[list, dict]):
         terminated = reason is not None
         truncated = not terminated and self.turn >= self.max_turns
         if terminated or truncated:
-            outcome = self.outcome_components()
-            info["outcome_components"] = outcome
-            info["outcome_reward"] = self.weighted(outcome)
+            info["outcome_reward"], info["outcome_components"] = self.score_outcome()
             info["termination_reason"] = reason or "max_turns"
             reward += info["outcome_reward"]
         return _copied(new), float(reward), terminated, truncated, info
+
+    def score_turn(self, message: dict, results: list[ToolResult]) -> tuple[float, dict[str, float]]:
+        """This turn's reward and named components (through ``rubric`` when the env has one)."""
+        if self.rubric is None:
+            components = self.turn_components(message, results)
+            return self.weighted(components), components
+        ctx = RewardContext(self.task, self.messages, self.turn, env=self, results=results)
+        return self.rubric.score(ctx, "turn")
+
+    def score_outcome(self) -> tuple[float, dict[str, float]]:
+        """The episode's outcome reward and named components (through ``rubric`` when set)."""
+        if self.rubric is None:
+            components = self.outcome_components()
+            return self.weighted(components), components
+        return self.rubric.score(RewardContext(self.task, self.messages, self.turn, env=self), "outcome")
 
     def weighted(self, components: dict[str, float]) -> float:
         """The scalar reward of named components under ``reward_weights``."""

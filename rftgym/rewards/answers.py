@@ -3,7 +3,7 @@
 ``extract_answer`` finds the answer a response commits to (a ``#### X`` marker, "the answer is X",
 ``\\boxed{X}``, else the last number), ``normalize_number`` turns a number written for people
 (``$1,234.50``, ``-7``, ``15%``, ``3/4``, ``12 km``) into a :class:`~decimal.Decimal`, and
-``numbers_match`` compares two such strings.
+``numbers_match`` compares two such strings and ``find_numbers`` lists every number of a text.
 """
 
 from __future__ import annotations
@@ -76,13 +76,20 @@ def normalize_number(text: str) -> Decimal | None:
     return _value(matches[0])
 
 
-def numbers_match(predicted: str, reference: str, rel_tol: float = 1e-6) -> bool:
+def numbers_match(predicted: str, reference: str, rel_tol: float = 1e-6, abs_tol: float = 0.0) -> bool:
     """Whether two numeric answers (strings as :func:`normalize_number` reads them) are equal,
-    exactly or within ``rel_tol`` relative tolerance. A side without a number never matches."""
+    exactly or within ``rel_tol`` relative / ``abs_tol`` absolute tolerance. A side without a
+    number never matches."""
     got, want = normalize_number(predicted), normalize_number(reference)
     if got is None or want is None:
         return False
-    return got == want or math.isclose(float(got), float(want), rel_tol=rel_tol, abs_tol=0.0)
+    return got == want or math.isclose(float(got), float(want), rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def find_numbers(text: str) -> list[Decimal]:
+    """The values of every number in ``text``, in order (as :func:`normalize_number` reads each)."""
+    values = [_value(m) for m in _NUMBER.finditer(text)] if isinstance(text, str) else []
+    return [v for v in values if v is not None]
 
 
 def _first_number(text: str) -> str | None:

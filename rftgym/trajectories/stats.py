@@ -1,4 +1,5 @@
-"""Summary statistics of trajectory files: rewards, success, pass@k and pass^k, turns, tokens, tools.
+"""Summary statistics of trajectory files: rewards, success, pass@k and pass^k, turns, tokens, tools,
+and the health of each reward component (its spread within groups; dead and gamed channels).
 
 :func:`summarize` streams: it keeps a few numbers per episode, never the episodes themselves, so
 ``summarize(read_trajectories(path))`` works on files larger than memory.
@@ -17,6 +18,11 @@ from rich.table import Table
 from rftgym.trajectories.schema import Trajectory
 
 _Z95 = 1.96  # two-sided 95% quantile of the normal distribution
+#: A component whose name holds one of these measures accuracy (watched for reward gaming).
+ACCURACY_HINTS = ("correct", "accura", "pass", "success", "match", "resolved")
+#: How much the reward must rise, and an accuracy component fall, between the first and the second
+#: half of the episodes before the gamed-channel warning fires.
+GAMING_MIN_CHANGE = 0.05
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -85,6 +91,14 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
         turns that record it, ``outcome/<name>``: mean over the episodes that record it), and,
         when the episodes come from several envs, ``by_env`` (env id -> the numbers up to
         ``truncation_rate``). Means are None when there are no episodes.
+
+        Component health: ``component_spread`` (name -> ``episode_mean``, the mean per episode with
+        turn components summed over the episode, and ``within_group_std``, the mean over groups of
+        more than one episode of the component's standard deviation within the group: GRPO learns
+        only from what varies within a group) and ``warnings``: a component constant within every
+        group (a dead channel: it teaches nothing), and the total reward rising while an accuracy
+        component (a name holding one of ``ACCURACY_HINTS``) falls, first half of the episodes
+        (in the order given) against the second (a gamed channel).
     """
     episodes: list[_Episode] = []
     turns: list[int] = []
@@ -92,6 +106,7 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
     tool_calls = tool_errors = 0
     reasons: Counter[str] = Counter()
     components: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0])  # name -> [sum, count]
+    channels = _Channels()
     for traj in trajectories:
         episodes.append(_Episode(traj.env_id, traj.group_id, traj.reward, traj.outcome_reward,
                                  traj.error is None and traj.outcome_reward >= success_threshold,
@@ -104,6 +119,7 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
             tool_errors += sum(turn.tool_errors.values())
             _accumulate(components, "turn/", turn.reward_components)
         _accumulate(components, "outcome/", traj.outcome_components)
+        channels.add(traj)
 
     summary = _core(episodes, success_threshold, ks)
     summary.update(
@@ -113,6 +129,8 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
                     "error_rate": tool_errors / tool_calls if tool_calls else None},
         termination_reasons=dict(reasons.most_common()),
         components={name: total / count for name, (total, count) in sorted(components.items())},
+        component_spread=channels.spread(),
+        warnings=channels.warnings(),
     )
     env_ids = sorted({e.env_id for e in episodes})
     if len(env_ids) > 1:
@@ -180,6 +198,62 @@ def _accumulate(totals: defaultdict[str, list[float]], prefix: str, values: dict
         entry[1] += 1
 
 
+class _Channels:
+    """Per-episode component values by group, and the reward/accuracy series, for the health checks."""
+
+    def __init__(self) -> None:
+        self.groups: defaultdict[tuple[str, str], defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.rewards: list[float] = []
+        self.accuracy: defaultdict[str, list[tuple[int, float]]] = defaultdict(list)  # name -> (episode, value)
+
+    def add(self, traj: Trajectory) -> None:
+        values: defaultdict[str, float] = defaultdict(float)
+        for turn in traj.turns:
+            for name, value in turn.reward_components.items():
+                values["turn/" + name] += value
+        values.update({"outcome/" + name: value for name, value in traj.outcome_components.items()})
+        group = self.groups[traj.env_id, traj.group_id]
+        for name, value in values.items():
+            group[name].append(value)
+            if any(hint in name.lower() for hint in ACCURACY_HINTS):
+                self.accuracy[name].append((len(self.rewards), value))
+        self.rewards.append(traj.reward)
+
+    def spread(self) -> dict[str, dict]:
+        names = sorted({name for group in self.groups.values() for name in group})
+        result = {}
+        for name in names:
+            values = [v for group in self.groups.values() for v in group.get(name, [])]
+            stds = [_pstd(g[name]) for g in self.groups.values() if len(g.get(name, [])) > 1]
+            result[name] = {"episode_mean": _mean(values), "within_group_std": _mean(stds)}
+        return result
+
+    def warnings(self) -> list[str]:
+        found = []
+        for name, block in self.spread().items():
+            groups = sum(len(g.get(name, [])) > 1 for g in self.groups.values())
+            if groups and block["within_group_std"] == 0.0:
+                found.append(f"dead channel: {name} is constant within every group ({groups} groups of 2+ "
+                             "episodes); it gives no learning signal")
+        half = len(self.rewards) // 2
+        if half >= 2:
+            before, after = _mean(self.rewards[:half]), _mean(self.rewards[half:])
+            for name, series in sorted(self.accuracy.items()):
+                early = _mean([v for i, v in series if i < half])
+                late = _mean([v for i, v in series if i >= half])
+                if early is None or late is None:
+                    continue
+                if after - before >= GAMING_MIN_CHANGE and early - late >= GAMING_MIN_CHANGE:
+                    found.append(f"gamed channel?: the reward rose {before:.3f} -> {after:.3f} from the first "
+                                 f"half of the episodes to the second while {name} fell {early:.3f} -> {late:.3f}")
+        return found
+
+
+def _pstd(values: Sequence[float]) -> float:
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
+
+
 class _Tokens:
     """Completion tokens per episode, counting only turns whose count is known."""
 
@@ -221,7 +295,8 @@ def stats_table(summary: dict) -> Table:
         ("tool calls per episode", _fmt(tools["per_episode"])),
         ("tool error rate", _fmt(tools["error_rate"])),
         ("termination reasons", ", ".join(f"{r}: {n}" for r, n in summary["termination_reasons"].items()) or "—"),
-        *((name, _fmt(value)) for name, value in summary["components"].items()),
+        *((name, _fmt_component(value, summary.get("component_spread", {}).get(name)))
+          for name, value in summary["components"].items()),
         *((f"{env}: reward / success", f"{_fmt(core['reward']['mean'])} / {_fmt(core['success_rate'])}")
           for env, core in summary.get("by_env", {}).items()),
     ]
@@ -234,6 +309,12 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return "—"
     return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def _fmt_component(mean: float, spread: dict | None) -> str:
+    if not spread:
+        return _fmt(mean)
+    return f"{_fmt(mean)}  per episode {_fmt(spread['episode_mean'])}  within-group std {_fmt(spread['within_group_std'])}"
 
 
 def _fmt_ci(ci: list[float] | None) -> str:

@@ -9,7 +9,9 @@ from rftgym.envs.math import problems
 from rftgym.envs.math.calculator import calculate
 from rftgym.envs.tasks import Task
 from rftgym.envs.tools import ToolResult, tool
-from rftgym.rewards.answers import extract_answer, numbers_match
+from rftgym.rewards import RewardContext, RewardTerm, Rubric
+from rftgym.rewards.answers import extract_answer
+from rftgym.rewards.terms import numeric_match, tool_call_errors
 
 SYSTEM_PROMPT = """You solve arithmetic word problems step by step.
 
@@ -24,6 +26,31 @@ You may instead give the final answer as a message without tool calls that ends 
 
 # How many train problems reset() draws from when no task is given (ids stay five digits).
 TRAIN_POOL = 100_000
+# What submit_answer tells the model; the answer follows (rewards read it back from the transcript).
+SUBMITTED = "Answer submitted: "
+
+
+def episode_answer(ctx: RewardContext) -> str | None:
+    """The episode's answer, read from the transcript (so rescoring a file needs no env): the
+    last accepted ``submit_answer`` argument, else the text of a final message without tool calls."""
+    for message in reversed(ctx.messages):
+        if message.get("role") == "tool" and message.get("name") == "submit_answer" \
+                and str(message.get("content")).startswith(SUBMITTED):
+            return message["content"][len(SUBMITTED):]
+    last = ctx.assistant_message
+    return ctx.response if last is not None and not last.get("tool_calls") else None
+
+
+def format_violation(ctx: RewardContext) -> float:
+    """1.0 when the turn neither calls a tool nor gives an answer from which a number can be read."""
+    return float(not ctx.assistant_message.get("tool_calls") and extract_answer(ctx.response) is None)
+
+
+RUBRIC = Rubric([
+    RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
+    RewardTerm("format_violation", format_violation, weight=-0.05),
+    RewardTerm("answer_correct", numeric_match(response=episode_answer), scope="outcome"),
+])
 
 
 class MathToolsEnv(ChatEnv):
@@ -33,7 +60,7 @@ class MathToolsEnv(ChatEnv):
     ``calculator`` as often as it likes and ends the episode with ``submit_answer`` or a plain-text
     reply (its final answer, best ending with ``#### <number>``).
 
-    Reward components (weights in ``reward_weights``):
+    Reward components (the terms of :data:`RUBRIC`, weights in parentheses):
 
     * per turn ``invalid_tool_calls`` (-0.1 each): the turn's malformed tool calls (bad JSON,
       unknown tool, bad arguments, a calculator error such as division by zero).
@@ -44,7 +71,7 @@ class MathToolsEnv(ChatEnv):
     A clean, correct episode returns exactly 1.0.
     """
 
-    reward_weights = {"invalid_tool_calls": -0.1, "format_violation": -0.05, "answer_correct": 1.0}
+    rubric = RUBRIC
 
     def __init__(self, max_turns: int = 8, difficulty: int | None = None, render_mode: str | None = None):
         """Args:
@@ -116,7 +143,7 @@ class MathToolsEnv(ChatEnv):
             # Rejected rather than recorded: the episode goes on and the model can fix it.
             raise ValueError(f"the answer must contain a number, got {answer!r}")
         self.answer = answer
-        return f"Answer submitted: {answer}"
+        return SUBMITTED + answer
 
     def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
         if self.answer is not None:
@@ -125,22 +152,6 @@ class MathToolsEnv(ChatEnv):
             self.answer = message.get("content") if isinstance(message.get("content"), str) else None
             return [], "final_answer"
         return [], None
-
-    # ----- rewards -----
-
-    def turn_components(self, message: dict, results: list[ToolResult]) -> dict[str, float]:
-        answered = bool(message.get("tool_calls")) or self._extracted() is not None
-        return {"invalid_tool_calls": float(sum(r.error is not None for r in results)),
-                "format_violation": 0.0 if answered else 1.0}
-
-    def outcome_components(self) -> dict[str, float]:
-        predicted = self._extracted()
-        correct = predicted is not None and numbers_match(predicted, str(self.task.answer))
-        return {"answer_correct": 1.0 if correct else 0.0}
-
-    def _extracted(self) -> str | None:
-        """The number of the episode's answer (submitted or final text), if any."""
-        return extract_answer(self.answer) if self.answer is not None else None
 
     # ----- reference solution -----
 

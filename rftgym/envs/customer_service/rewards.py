@@ -1,0 +1,66 @@
+"""Reward terms of the customer-service envs, combined in :data:`RUBRIC`.
+
+Per turn (each a count of this turn's events, weighted negatively):
+
+* ``invalid_tool_calls`` (-0.05): tool calls that failed (malformed, or refused by the tool's preconditions);
+* ``unauthenticated_action`` (-0.1): a tool call on a customer's data before the customer was authenticated;
+* ``unconfirmed_write`` (-0.1): a write without an explicit "yes" in the customer's last message;
+* ``forbidden_action`` (-0.2): a call the policy forbids (another customer's data, a rule of the domain).
+
+Outcome:
+
+* ``db_match`` (recorded, weight 0): 1.0 when the final database equals the database after the
+  reference actions, field by field (the differences are in the final step's ``info["db_diff"]``);
+* ``outputs_communicated`` (recorded, weight 0): 1.0 when the agent said every required string
+  (the ones it did not are in ``info["missing_outputs"]``);
+* ``task_success`` (1.0) = ``db_match`` x ``outputs_communicated``.
+
+An agent that does nothing scores 0: every write task's reference changes the database, and every
+task that needs no write (a question, a refusal) requires strings to be said (the linter checks both).
+"""
+
+from __future__ import annotations
+
+from rftgym.envs.customer_service.scenarios import missing_outputs
+from rftgym.rewards import RewardContext, RewardTerm, RewardTermError, Rubric, tool_call_errors
+
+#: The per-turn policy-compliance components, counted by the env's audit of each tool call.
+COMPLIANCE = ("unauthenticated_action", "unconfirmed_write", "forbidden_action")
+
+
+def compliance(name: str):
+    """Turn scope: how many tool calls of this turn broke the rule ``name`` (counted by the env)."""
+    def fn(ctx: RewardContext) -> float:
+        if ctx.env is None:
+            raise RewardTermError(f"{name} is counted by the live env")
+        return float(ctx.env.counts[name])
+    return fn
+
+
+def db_match(ctx: RewardContext) -> float:
+    """1.0 when the episode's database equals the task's reference end state."""
+    if ctx.env is None:
+        raise RewardTermError("the database match needs the live env")
+    return float(not ctx.env.verdict()["db_diff"])
+
+
+def outputs_communicated(ctx: RewardContext) -> float:
+    """1.0 when every required output (``task.answer``) was said by the agent."""
+    missing = ctx.env.verdict()["missing_outputs"] if ctx.env is not None else missing_outputs(ctx.task.answer, ctx.messages)
+    return float(not missing)
+
+
+def task_success(ctx: RewardContext) -> float:
+    """``db_match`` x ``outputs_communicated``."""
+    return db_match(ctx) * outputs_communicated(ctx)
+
+
+RUBRIC = Rubric([
+    RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.05),
+    RewardTerm("unauthenticated_action", compliance("unauthenticated_action"), weight=-0.1),
+    RewardTerm("unconfirmed_write", compliance("unconfirmed_write"), weight=-0.1),
+    RewardTerm("forbidden_action", compliance("forbidden_action"), weight=-0.2),
+    RewardTerm("db_match", db_match, weight=0.0, scope="outcome"),
+    RewardTerm("outputs_communicated", outputs_communicated, weight=0.0, scope="outcome"),
+    RewardTerm("task_success", task_success, scope="outcome"),
+])

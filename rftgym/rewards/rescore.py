@@ -1,0 +1,145 @@
+"""Rescoring stored trajectories: recompute every reward with a (new or fixed) rubric, no model.
+
+``rftgym rescore FILE --rubric module:attr --out NEW`` reads each episode, finds its task through
+the env registry (``env_id`` and ``task_id``: the reference answer is not in the file), replays the
+transcript through the rubric (:func:`~rftgym.rewards.replay.score_transcript`) and writes the
+episode with new turn rewards and components, outcome, total and ``metadata["rescored"]``. The
+messages, tokens and timings stay as they were. Group-scope terms (e.g. a judge ranking a group's
+samples) are applied here, once each group is complete.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+import gymnasium
+
+from rftgym.envs.tasks import Task
+from rftgym.rewards.replay import score_transcript
+from rftgym.rewards.rubric import RewardContext, Rubric
+from rftgym.trajectories import Trajectory, TrajectoryWriter, read_trajectories
+
+
+def load_rubric(spec: str) -> Rubric:
+    """The rubric named by ``"module:attr"``: a :class:`Rubric`, an object with a ``rubric``
+    attribute (an env class), or a function of no arguments returning a Rubric. Raises ValueError
+    with a one-line reason when it cannot."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--rubric must look like 'module:attr', got {spec!r}")
+    try:
+        value = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"cannot load rubric {spec!r}: {e}") from None
+    if isinstance(getattr(value, "rubric", None), Rubric):
+        value = value.rubric
+    elif callable(value) and not isinstance(value, Rubric):
+        try:
+            value = value()
+        except TypeError as e:
+            raise ValueError(f"cannot build the rubric by calling {spec!r}: {e}") from None
+    if not isinstance(value, Rubric):
+        raise ValueError(f"{spec!r} is a {type(value).__name__}, not a rftgym.rewards.Rubric")
+    return value
+
+
+class EnvTasks:
+    """Finds an episode's task (and default rubric) through its env: one env instance per env id."""
+
+    def __init__(self) -> None:
+        import rftgym.envs  # noqa: F401  (registers the built-in envs)
+
+        self._envs: dict[str, gymnasium.Env] = {}
+
+    def env(self, env_id: str) -> gymnasium.Env:
+        if env_id not in self._envs:
+            try:
+                self._envs[env_id] = gymnasium.make(env_id).unwrapped
+            except gymnasium.error.Error as e:
+                raise ValueError(f"cannot make env {env_id!r} to look up its tasks: {e}") from None
+        return self._envs[env_id]
+
+    def task(self, traj: Trajectory) -> Task:
+        try:
+            return self.env(traj.env_id).task_by_id(traj.task_id)
+        except KeyError as e:
+            raise ValueError(f"episode {traj.id}: {e.args[0] if e.args else e}") from None
+
+    def rubric(self, env_id: str) -> Rubric:
+        rubric = getattr(self.env(env_id), "rubric", None)
+        if rubric is None:
+            raise ValueError(f"env {env_id!r} has no rubric; pass --rubric module:attr")
+        return rubric
+
+
+def rescore(trajectories: Iterable[Trajectory], rubric: Rubric | None = None, *,
+            tasks: Callable[[Trajectory], Task] | None = None, label: str = "") -> Iterator[Trajectory]:
+    """The episodes with every reward recomputed, in the same order.
+
+    Args:
+        trajectories: The stored episodes.
+        rubric: The rubric to apply; None: each episode's env's own rubric.
+        tasks: ``tasks(traj) -> Task``; default: looked up through the env registry.
+        label: Recorded as ``metadata["rescored"]["rubric"]``.
+
+    An episode that did not end (an error cut it short) gets no outcome, as when it was played.
+    When the rubric has group terms, the episodes are held until the end and each group is scored
+    together; otherwise they stream.
+    """
+    lookup = EnvTasks()
+    find_task = tasks or lookup.task
+    pending: list[tuple[Trajectory, Rubric, RewardContext | None]] = []
+    for traj in trajectories:
+        active = rubric or lookup.rubric(traj.env_id)
+        scored = score_transcript(active, find_task(traj), traj.messages,
+                                  turn_indices=[t.message_index for t in traj.turns],
+                                  tool_errors=[t.tool_errors for t in traj.turns],
+                                  outcome=traj.terminated or traj.truncated, trajectory=traj)
+        for turn, (reward, components) in zip(traj.turns, scored.turns):
+            turn.reward, turn.reward_components = reward, components
+        traj.outcome_reward, traj.outcome_components = scored.outcome or (0.0, {})
+        traj.reward = scored.total
+        traj.metadata = {**traj.metadata, "rescored": {"rubric": label or "env"}}
+        if active.terms("group"):
+            pending.append((traj, active, scored.outcome_context))
+        else:
+            yield traj
+    yield from _score_groups(pending)
+
+
+def _score_groups(pending: list[tuple[Trajectory, Rubric, RewardContext | None]]) -> Iterator[Trajectory]:
+    """Apply the group terms to the held episodes (those with an outcome, grouped by env and group id)."""
+    groups: dict[tuple[str, str], list] = {}
+    for traj, rubric, ctx in pending:
+        if ctx is not None:
+            groups.setdefault((traj.env_id, traj.group_id), []).append((traj, rubric, ctx))
+    for members in groups.values():
+        rubric = members[0][1]
+        for (traj, _, _), (reward, components) in zip(members, rubric.score_group([ctx for _, _, ctx in members])):
+            traj.outcome_components = {**traj.outcome_components, **components}
+            traj.outcome_reward += reward
+            traj.reward += reward
+    yield from (traj for traj, _, _ in pending)
+
+
+def rescore_file(src: str | os.PathLike, out: str | os.PathLike, rubric: Rubric | None = None, *,
+                 label: str = "") -> int:
+    """Rescore every episode of ``src`` into a new file ``out`` (which must not exist); returns the count."""
+    if os.path.exists(out):
+        raise ValueError(f"{out} exists; rescore writes a new file")
+    partial = f"{out}.partial"  # renamed once complete: a failed rescore leaves no half file at `out`
+    if os.path.exists(partial):
+        os.unlink(partial)  # left by a rescore that was killed
+    count = 0
+    try:
+        with TrajectoryWriter(partial) as writer:
+            for traj in rescore(read_trajectories(src), rubric, label=label):
+                writer.write(traj)
+                count += 1
+    except BaseException:
+        os.unlink(partial)
+        raise
+    os.replace(partial, out)
+    return count

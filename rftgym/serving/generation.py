@@ -1,0 +1,187 @@
+"""Batched sampling from a transformers causal LM with per-row sampling settings, and the
+``<tool_call>`` parser.
+
+:class:`Generator` decodes a batch of prompts together (left-padded, one KV cache) while each row
+keeps its own temperature, top-p, token budget, stop strings and seed, so concurrent requests with
+different settings share one forward pass per step.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass
+class SamplingParams:
+    """How to sample one completion.
+
+    Attributes:
+        temperature: Softmax temperature; 0 means greedy.
+        top_p: Nucleus mass: sample only from the smallest set of tokens whose probability reaches it.
+        max_tokens: Most tokens to generate (the end-of-turn token included).
+        stop: Strings that end the completion; the text is cut before the first one found.
+        seed: Seed of this row's sampler; None draws a fresh one.
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass
+class Completion:
+    """One sampled completion.
+
+    Attributes:
+        token_ids: The sampled tokens, the end-of-turn token included when it was sampled.
+        logprobs: Log-probability of each sampled token under ``softmax(logits / temperature)``
+            (temperature 1 for greedy rows), before top-p truncation: the distribution the trainer
+            scores at the same temperature.
+        text: The decoded completion, without the end-of-turn token and cut before a stop string.
+        finish_reason: ``stop`` (end-of-turn token or stop string) or ``length`` (budget ran out).
+    """
+
+    token_ids: list[int]
+    logprobs: list[float]
+    text: str
+    finish_reason: str
+
+
+class Generator:
+    """Samples completions for token-id prompts with one model, many rows at a time."""
+
+    def __init__(self, model: Any, tokenizer: Any, eos_token_ids: set[int]):
+        """Args:
+            model: A transformers causal LM in eval mode.
+            tokenizer: Its tokenizer (for decoding and the pad id).
+            eos_token_ids: Tokens that end a turn.
+        """
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos_token_ids = eos_token_ids
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos_token_ids)
+
+    @property
+    def _cache_arg(self) -> str:
+        return "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Completion]:
+        """Sample one completion per prompt (row ``i`` uses ``params[i]``)."""
+        rows = len(prompts)
+        device = self.device
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((rows, width), dtype=torch.long)
+        for i, prompt in enumerate(prompts):  # left padding: every row's next token is at the end
+            input_ids[i, width - len(prompt):] = torch.tensor(prompt)
+            attention[i, width - len(prompt):] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        generators = [torch.Generator(device=device).manual_seed(p.seed if p.seed is not None else random.getrandbits(62))
+                      for p in params]
+        temperature = torch.tensor([p.temperature or 1.0 for p in params], device=device)[:, None]
+        top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        logprobs: list[list[float]] = [[] for _ in range(rows)]
+        finish: list[str | None] = [None] * rows
+        texts: list[str | None] = [None] * rows
+
+        from transformers import DynamicCache
+
+        # transformers 5 renamed the forward argument ``past_key_values`` to ``cache``.
+        cache = {self._cache_arg: DynamicCache()}
+        out = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True, **cache)
+        for _ in range(max(p.max_tokens for p in params)):
+            scaled = out.logits[:, -1, :].float() / temperature
+            log_probs = scaled.log_softmax(-1)
+            chosen = self._choose(log_probs, top_p, params, generators, finish)
+            picked = log_probs.gather(1, chosen[:, None]).squeeze(1).tolist()
+            for i, token in enumerate(chosen.tolist()):
+                if finish[i] is None:
+                    tokens[i].append(token)
+                    logprobs[i].append(picked[i])
+                    finish[i], texts[i] = self._finished(tokens[i], params[i])
+            if all(finish):
+                break
+            attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=1)
+            positions = positions[:, -1:] + 1
+            out = self.model(input_ids=chosen[:, None], attention_mask=attention, position_ids=positions,
+                             use_cache=True, **cache)
+        return [Completion(tokens[i], logprobs[i], texts[i] if texts[i] is not None else self._text(tokens[i]),
+                           finish[i] or "length") for i in range(rows)]
+
+    def _choose(self, log_probs: torch.Tensor, top_p: torch.Tensor, params: list[SamplingParams],
+                generators: list[torch.Generator], finish: list[str | None]) -> torch.Tensor:
+        """The next token of every row: argmax for greedy rows, else a top-p sample."""
+        probs = log_probs.exp()
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
+        drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        chosen = log_probs.argmax(-1)
+        for i, p in enumerate(params):
+            if finish[i] is None and p.temperature > 0:
+                rank = torch.multinomial(sorted_probs[i], 1, generator=generators[i])
+                chosen[i] = order[i, rank]
+        return chosen
+
+    def _finished(self, tokens: list[int], params: SamplingParams) -> tuple[str | None, str | None]:
+        """(finish reason, final text) when the row is done after its latest token, else (None, None)."""
+        if tokens[-1] in self.eos_token_ids:
+            return "stop", self._text(tokens[:-1])
+        if params.stop:
+            text = self._text(tokens)
+            cut = min((text.find(s) for s in params.stop if s in text), default=-1)
+            if cut >= 0:
+                return "stop", text[:cut]
+        if len(tokens) >= params.max_tokens:
+            return "length", self._text(tokens)
+        return None, None
+
+    def _text(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=False)
+
+
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+
+
+def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
+    """Split a completion into its content and OpenAI ``tool_calls``.
+
+    Each ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` block whose body is a JSON
+    object with a string ``name`` becomes a call (``arguments`` re-encoded as a JSON string); the
+    remaining text, stripped, is the content (None when empty). A block that does not parse stays
+    in the content as written, so the env sees what the model wrote.
+    """
+    calls = []
+
+    def take(match: re.Match) -> str:
+        try:
+            body = json.loads(match.group(1))
+        except ValueError:
+            return match.group(0)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            return match.group(0)
+        arguments = body.get("arguments", {})
+        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                      "function": {"name": body["name"],
+                                   "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}})
+        return ""
+
+    content = _TOOL_CALL.sub(take, text).strip()
+    return content or None, calls

@@ -1,0 +1,418 @@
+"""``rftgym serve``: an OpenAI-compatible chat endpoint backed by a transformers model.
+
+Routes:
+
+* ``POST /v1/chat/completions``: the chat template renders ``messages`` and ``tools``;
+  ``<tool_call>{json}</tool_call>`` blocks in the completion come back as ``tool_calls``. Honours
+  ``n``, ``temperature`` (0 = greedy), ``top_p``, ``max_tokens`` (or ``max_completion_tokens``),
+  ``stop``, ``seed`` (choice ``i`` samples with ``seed + i``), ``logprobs``, and vLLM's ``return_token_ids`` (top-level
+  ``prompt_token_ids``, per-choice ``token_ids``). Every answer carries ``weights_version``
+  (also as ``system_fingerprint``).
+* ``GET /v1/models``: the served model.
+* ``GET /v1/weights``: ``{"weights_version", "path"}``; ``POST /v1/weights`` with
+  ``{"path": CHECKPOINT}`` loads new weights (hot reload) and answers with the new version.
+
+Concurrent requests are decoded together: a batcher takes every waiting request (up to
+``max_batch_size`` rows, a request with ``n`` choices being ``n`` rows) into one batch, after
+waiting ``batch_window`` seconds from the first one so that requests sent together (the
+episodes of a rollout) are decoded together. Batches
+and weight loads run one at a time on one worker thread, so a reload happens between batches and
+every answer comes from exactly one weights version. With ``watch`` set, the newest complete
+checkpoint in that folder (see :mod:`rftgym.serving.checkpoints`) is loaded as soon as it appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
+from rftgym.serving.generation import Completion, Generator, SamplingParams, parse_tool_calls
+from rftgym.serving.tiny import resolve_model
+
+
+class BadRequest(ValueError):
+    """A request the server cannot serve; answered with HTTP 400 and this message."""
+
+
+@dataclass
+class _Job:
+    prompt: list[int]
+    params: list[SamplingParams]  # one per choice
+    future: asyncio.Future
+
+
+class ModelServer:
+    """The endpoint. Serve it from a background thread (``with ModelServer(...) as server:``,
+    ``server.base_url``) or on your own event loop (``await server.serve()``)."""
+
+    def __init__(self, model: str, *, served_name: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 device: str | None = None, dtype: str = "auto", max_batch_size: int = 64,
+                 default_max_tokens: int = 512, batch_window: float = 0.01, watch: str | Path | None = None,
+                 watch_interval: float = 1.0):
+        """Load the model (``"tiny"``, a local HF folder or a hub id) and its tokenizer.
+
+        Args:
+            model: What to serve; ``"tiny"`` builds the tiny test model (no download).
+            served_name: The model name clients send and ``/v1/models`` lists (default: ``model``).
+                Requests naming another model get HTTP 404.
+            host: Interface to listen on.
+            port: TCP port; 0 picks a free one (see ``base_url`` once started).
+            device: ``cuda``, ``cpu``...; default: cuda when available.
+            dtype: ``auto`` (bf16 on GPU, fp32 on CPU), ``float32``, ``bfloat16`` or ``float16``.
+            max_batch_size: Most rows (choices) decoded together.
+            default_max_tokens: Token budget of a request that sets none.
+            batch_window: Seconds a batch waits for more requests after its first one arrived.
+            watch: A folder of checkpoints to hot-reload from (the trainer's ``checkpoints/``).
+            watch_interval: Seconds between looks at ``watch``.
+        """
+        import torch
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        self.model_name = served_name or model
+        self.host, self.port = host, port
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = dtype
+        self.max_batch_size = max_batch_size
+        self.default_max_tokens = default_max_tokens
+        self.batch_window = batch_window
+        self.watch = Path(watch) if watch else None
+        self.watch_interval = watch_interval
+        self.path = resolve_model(model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        if self.tokenizer.chat_template is None:
+            raise ValueError(f"{model}: the tokenizer has no chat template")
+        self.generator = Generator(self._load_model(self.path), self.tokenizer, eos_token_ids(self.tokenizer, self.path))
+        info = checkpoint_info(self.path)
+        self.weights_version = info["version"] if info else "0"
+        self.base_url = ""
+        #: Batches decoded so far (concurrent requests share one).
+        self.batches = 0
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rftgym-serve")
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._thread: threading.Thread | None = None
+
+    # ----- weights -----
+
+    def _load_model(self, path: str) -> Any:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        dtype = {"auto": torch.bfloat16 if self.device.startswith("cuda") else torch.float32,
+                 "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.dtype]
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+
+    def load(self, path: str | Path) -> str:
+        """Swap in the weights of ``path`` (an HF model folder of the same tokenizer); returns the
+        new weights version (the checkpoint's, else the folder's name). Call it from the worker
+        thread (``POST /v1/weights`` does) or while nothing is being served."""
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise BadRequest(f"{path} is not a model folder (no config.json)")
+        self.generator.model = self._load_model(str(path))
+        info = checkpoint_info(path)
+        self.path, self.weights_version = str(path), info["version"] if info else path.name
+        return self.weights_version
+
+    async def reload(self, path: str | Path) -> str:
+        """Load ``path`` on the worker thread, between batches; returns the new version."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.load, path)
+
+    # ----- running it -----
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> ModelServer:
+        """Serve from a background thread; returns once the port is listening."""
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            try:
+                ready.set_result(self._loop.run_until_complete(self.serve()))
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                ready.set_exception(exc)
+                return
+            self._loop.run_forever()
+            self._loop.run_until_complete(self.close())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="rftgym-serve-loop", daemon=True)
+        self._thread.start()
+        ready.result()
+        return self
+
+    def stop(self) -> None:
+        """Stop the background thread's server."""
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._thread = None
+
+    async def serve(self) -> str:
+        """Start listening on the running event loop; returns (and sets) ``base_url``."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/weights", self._weights)
+        app.router.add_post("/v1/weights", self._load_weights)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock, backlog=1024).start()
+        self._wake = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._batcher())]
+        if self.watch is not None:
+            self._tasks.append(asyncio.create_task(self._watcher()))
+        self.base_url = f"http://{self.host}:{self.port}/v1"
+        return self.base_url
+
+    async def close(self) -> None:
+        """Stop serving (in-flight requests are dropped)."""
+        for task in self._tasks:
+            task.cancel()
+        await self._runner.cleanup()
+        self._executor.shutdown(wait=True)
+
+    async def _batcher(self) -> None:
+        """Take every waiting request into one batch, decode it on the worker thread, answer."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.batch_window)
+            jobs = [self._pending.popleft()]
+            rows = len(jobs[0].params)
+            while self._pending and rows + len(self._pending[0].params) <= self.max_batch_size:
+                jobs.append(self._pending.popleft())
+                rows += len(jobs[-1].params)
+            if not self._pending:
+                self._wake.clear()
+            prompts = [job.prompt for job in jobs for _ in job.params]
+            params = [p for job in jobs for p in job.params]
+            version = self.weights_version
+            self.batches += 1
+            try:
+                completions = await loop.run_in_executor(self._executor, self.generator.generate, prompts, params)
+            except Exception as exc:  # noqa: BLE001 - answered as HTTP 500 to the batch's requests
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            for job in jobs:
+                mine, completions = completions[: len(job.params)], completions[len(job.params):]
+                if not job.future.done():  # the client may have gone
+                    job.future.set_result((mine, version))
+
+    async def _watcher(self) -> None:
+        """Load the newest complete checkpoint of ``watch`` whenever it changes."""
+        while True:
+            latest = latest_checkpoint(self.watch)
+            if latest is not None and str(latest) != self.path:
+                try:
+                    version = await self.reload(latest)
+                    print(f"rftgym serve: loaded {latest} (weights {version})", file=sys.stderr, flush=True)
+                except Exception as exc:  # noqa: BLE001 - a bad checkpoint must not stop serving
+                    print(f"rftgym serve: cannot load {latest}: {exc}", file=sys.stderr, flush=True)
+            await asyncio.sleep(self.watch_interval)
+
+    # ----- handlers -----
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise BadRequest("the request body must be a JSON object")
+            if body.get("model") not in (None, self.model_name):
+                return _error(404, f"model {body.get('model')!r} is not served here; this server has {self.model_name!r}")
+            if body.get("stream"):
+                raise BadRequest("stream is not supported")
+            prompt = render_ids(self.tokenizer, _messages(body), body.get("tools") or None)
+            params = self._params(body, len(prompt))
+        except (BadRequest, ValueError, TypeError) as exc:
+            return _error(400, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - a template error (raise_exception in Jinja) is the caller's
+            return _error(400, f"cannot render the chat template: {exc}")
+        job = _Job(prompt, params, asyncio.get_running_loop().create_future())
+        self._pending.append(job)
+        self._wake.set()
+        try:
+            completions, version = await job.future
+        except Exception as exc:  # noqa: BLE001
+            return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
+        return web.json_response(self._completion(body, prompt, completions, version))
+
+    def _params(self, body: dict, prompt_length: int) -> list[SamplingParams]:
+        """One SamplingParams per choice, checked; BadRequest names the first bad field."""
+        n = _number(body, "n", 1, int, lambda v: v >= 1, ">= 1")
+        temperature = _number(body, "temperature", 1.0, float, lambda v: v >= 0, ">= 0")
+        top_p = _number(body, "top_p", 1.0, float, lambda v: 0 < v <= 1, "in (0, 1]")
+        budget_key = "max_tokens" if body.get("max_tokens") is not None else "max_completion_tokens"
+        max_tokens = _number(body, budget_key, self.default_max_tokens, int, lambda v: v >= 1, ">= 1")
+        room = self.generator.model.config.max_position_embeddings - prompt_length
+        if room < 1:
+            raise BadRequest(f"the prompt has {prompt_length} tokens, more than the model's context "
+                             f"({self.generator.model.config.max_position_embeddings})")
+        seed = _number(body, "seed", None, int, lambda v: True, "")
+        stop = body.get("stop") or []
+        stop = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+            raise BadRequest("stop must be a string or a list of non-empty strings")
+        return [SamplingParams(temperature, top_p, min(max_tokens, room), stop,
+                               None if seed is None else seed + i) for i in range(n)]
+
+    def _completion(self, body: dict, prompt: list[int], completions: list[Completion], version: str) -> dict:
+        want_ids, want_logprobs = bool(body.get("return_token_ids")), bool(body.get("logprobs"))
+        choices = []
+        for i, c in enumerate(completions):
+            content, calls = parse_tool_calls(c.text)
+            message: dict[str, Any] = {"role": "assistant", "content": content}
+            if calls:
+                message["tool_calls"] = calls
+            choice: dict[str, Any] = {"index": i, "message": message, "logprobs": None,
+                                      "finish_reason": "tool_calls" if calls and c.finish_reason == "stop" else c.finish_reason}
+            if want_logprobs:
+                choice["logprobs"] = {"content": [self._logprob_entry(t, lp) for t, lp in zip(c.token_ids, c.logprobs)]}
+            if want_ids:
+                choice["token_ids"] = c.token_ids
+            choices.append(choice)
+        generated = sum(len(c.token_ids) for c in completions)
+        response = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+                    "model": self.model_name, "choices": choices, "system_fingerprint": version,
+                    "weights_version": version,
+                    "usage": {"prompt_tokens": len(prompt), "completion_tokens": generated,
+                              "total_tokens": len(prompt) + generated}}
+        if want_ids:
+            response["prompt_token_ids"] = prompt
+        return response
+
+    def _logprob_entry(self, token: int, logprob: float) -> dict:
+        text = self.tokenizer.decode([token], skip_special_tokens=False)
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [
+            {"id": self.model_name, "object": "model", "created": 0, "owned_by": "rftgym",
+             "weights_version": self.weights_version}]})
+
+    async def _weights(self, request: web.Request) -> web.Response:
+        return web.json_response({"weights_version": self.weights_version, "path": self.path})
+
+    async def _load_weights(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            path = body["path"] if isinstance(body, dict) else None
+            if not isinstance(path, str):
+                raise BadRequest('POST /v1/weights takes {"path": "<checkpoint folder>"}')
+            version = await self.reload(path)
+        except (BadRequest, ValueError, KeyError, OSError) as exc:
+            return _error(400, f"cannot load weights: {exc}")
+        return web.json_response({"weights_version": version, "path": self.path})
+
+
+def eos_token_ids(tokenizer: Any, path: str) -> set[int]:
+    """The tokens that end an assistant turn: the tokenizer's eos and the generation config's."""
+    from transformers import GenerationConfig
+
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    try:
+        configured = GenerationConfig.from_pretrained(path).eos_token_id
+    except OSError:
+        configured = None
+    ids |= set(configured if isinstance(configured, list) else [] if configured is None else [configured])
+    if not ids:
+        raise ValueError(f"{path}: neither the tokenizer nor the generation config names an eos token")
+    return ids
+
+
+def render_ids(tokenizer: Any, messages: list[dict], tools: list[dict] | None, *,
+               add_generation_prompt: bool = True) -> list[int]:
+    """The token ids of ``messages`` rendered with the tokenizer's chat template.
+
+    Tool-call arguments that are JSON strings (the OpenAI wire format) are handed to the template
+    as objects, as vLLM does, since HF templates write them with ``tojson``.
+    """
+    text = tokenizer.apply_chat_template([_template_message(m) for m in messages], tools=tools, tokenize=False,
+                                         add_generation_prompt=add_generation_prompt)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _template_message(message: dict) -> dict:
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    parsed = []
+    for call in calls:
+        function = dict(call.get("function") or {})
+        try:
+            function["arguments"] = json.loads(function.get("arguments") or "{}")
+        except (TypeError, ValueError):
+            pass  # not JSON: rendered as written
+        parsed.append({**call, "function": function})
+    return {**message, "tool_calls": parsed}
+
+
+def _messages(body: dict) -> list[dict]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "role" in m for m in messages):
+        raise BadRequest("messages must be a non-empty list of objects with a role")
+    return messages
+
+
+def _number(body: dict, key: str, default: Any, kind: type, ok: Any, rule: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise BadRequest(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+    if not ok(value):
+        raise BadRequest(f"{key} must be {rule}, got {value!r}")
+    return kind(value)
+
+
+def _error(status: int, message: str) -> web.Response:
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "server_error")
+    return web.json_response({"error": {"message": message, "type": kind, "code": status}}, status=status)
+
+
+def serve_forever(model: str, **kwargs: Any) -> None:
+    """Run the endpoint until interrupted; prints its base URL as the first stdout line."""
+    server = ModelServer(model, **kwargs)
+
+    async def main() -> None:
+        url = await server.serve()
+        print(url, flush=True)
+        print(f"rftgym serve: {server.model_name} from {server.path} on {server.device} "
+              f"(weights {server.weights_version})", file=sys.stderr, flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

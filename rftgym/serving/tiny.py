@@ -1,0 +1,144 @@
+"""A tiny random-init chat model built locally: nothing is downloaded.
+
+``build_tiny_model(path)`` writes a normal Hugging Face folder (``AutoModelForCausalLM`` and
+``AutoTokenizer`` load it) holding a small Llama-architecture causal LM and a byte-level tokenizer
+with a chat template that renders tools and tool calls. Tests, the demo and the benchmarks use it
+in place of a real model; ``resolve_model("tiny")`` builds it once into a cache folder.
+
+The chat template is Qwen-style (``<|im_start|>role\\n...<|im_end|>``). Tools are listed as JSON
+in the system turn and a tool call is written as ``<tool_call>{"name": ..., "arguments": ...}
+</tool_call>``, the convention :func:`rftgym.serving.generation.parse_tool_calls` reads back.
+The assistant turn ends with ``<|im_end|>``, the model's end-of-turn (eos) token.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: What ``--model tiny`` means.
+TINY = "tiny"
+
+#: Bump when the tiny model's config, tokenizer or template changes (the cache folder is per version).
+TINY_VERSION = 2
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+CHAT_TEMPLATE = (
+    "{%- macro render_call(call) -%}"
+    "{%- set fn = call.function if call.function is defined else call -%}"
+    '<tool_call>{"name": {{ fn.name | tojson }}, "arguments": '
+    "{% if fn.arguments is string %}{{ fn.arguments }}{% else %}{{ fn.arguments | tojson }}{% endif %}}</tool_call>"
+    "{%- endmacro -%}"
+    "{%- set system = messages[0].content if messages and messages[0].role == 'system' else none -%}"
+    "{%- if system is not none or tools -%}"
+    "<|im_start|>system\n{% if system is not none %}{{ system }}{% endif %}"
+    "{%- if tools %}{{ '\n\n# Tools\n<tools>\n' }}"
+    "{%- for t in tools %}{{ (t.function if t.function is defined else t) | tojson }}{{ '\n' }}{% endfor %}"
+    '{{ \'</tools>\\nTo call a tool write <tool_call>{"name": NAME, "arguments": {...}}</tool_call>\' }}'
+    "{%- endif %}<|im_end|>{{ '\n' }}"
+    "{%- endif -%}"
+    "{%- for m in messages -%}"
+    "{%- if m.role == 'system' and loop.first -%}"
+    "{%- elif m.role == 'assistant' -%}"
+    "<|im_start|>assistant\n{% if m.content %}{{ m.content }}{% endif %}"
+    "{%- for call in m.tool_calls or [] %}{% if not loop.first or m.content %}{{ '\n' }}{% endif %}"
+    "{{ render_call(call) }}{% endfor %}<|im_end|>{{ '\n' }}"
+    "{%- else -%}"
+    "<|im_start|>{{ m.role }}\n{{ m.content if m.content is string else (m.content | tojson) }}<|im_end|>{{ '\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif -%}"
+)
+
+
+def build_tiny_model(path: str | Path, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2,
+                     max_positions: int = 16384, **config_overrides: int) -> Path:
+    """Write a random-init tiny chat model and its tokenizer to ``path`` (created); returns it.
+
+    Args:
+        path: The folder to write (an HF model folder afterwards).
+        seed: Seed of the random initialisation: the same seed gives the same weights.
+        hidden_size: Model width (attention has 4 heads, 2 key/value heads; the MLP is 2x wide).
+        num_layers: Decoder layers.
+        max_positions: Context length in tokens (bytes, mostly).
+        **config_overrides: Further ``LlamaConfig`` fields (``intermediate_size``,
+            ``num_attention_heads``, ``num_key_value_heads``, ``vocab_size`` >= the tokenizer's...),
+            e.g. to build a real model's shape for benchmarks.
+    """
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    path = Path(path)
+    tokenizer = build_byte_tokenizer()
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=max_positions, eos_token_id=eos, pad_token_id=pad, bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    for key, value in config_overrides.items():
+        setattr(config, key, value)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config).float()
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, bos_token_id=None)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def build_byte_tokenizer():
+    """A byte-level tokenizer: one token per UTF-8 byte (ids 0-255) plus the special tokens, with
+    :data:`CHAT_TEMPLATE`. Every text has exactly one tokenisation."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    byte_chars = sorted(alphabet, key=lambda ch: _BYTE_OF_CHAR[ch])
+    tok = Tokenizer(models.BPE(vocab={ch: i for i, ch in enumerate(byte_chars)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHAT_TEMPLATE,
+        model_max_length=16384, clean_up_tokenization_spaces=False,
+    )
+
+
+def _byte_to_char() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character map (what the ByteLevel pre-tokenizer emits)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+_BYTE_OF_CHAR = {ch: b for b, ch in _byte_to_char().items()}
+
+
+def resolve_model(name_or_path: str) -> str:
+    """``"tiny"`` -> the cached tiny model folder (built on first use); anything else unchanged.
+
+    The cache folder is ``$RFTGYM_CACHE/tiny-v<N>`` (default ``~/.cache/rftgym``).
+    """
+    if name_or_path != TINY:
+        return name_or_path
+    cache = Path(os.environ.get("RFTGYM_CACHE") or Path.home() / ".cache" / "rftgym")
+    folder = cache / f"tiny-v{TINY_VERSION}"
+    if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+        staging = cache / f".tiny-v{TINY_VERSION}-{os.getpid()}"
+        build_tiny_model(staging)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process built it first
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(folder)

@@ -1,0 +1,261 @@
+"""Trajectory files -> training tensors: token ids, loss masks, old logprobs, per-token advantages.
+
+:func:`trajectories_to_tensors` is the whole job, usable without the rest of the trainer.
+
+Two ways to get an episode's tokens:
+
+* **Endpoint token ids** (every turn has ``prompt_token_ids`` and ``completion_token_ids``): used
+  verbatim. Turns are joined into one row while each turn's prompt starts with the previous row;
+  where it does not (the endpoint re-rendered history differently from what was sampled), a new
+  row starts, so every sampled token is still trained on in the context it was sampled in.
+* **Rendering** (any turn lacks ids): turn by turn with the tokenizer's chat template. The prompt
+  of turn ``t+1`` must start with the prompt and completion of turn ``t`` (the prefix property).
+  A template that rewrites history (drops reasoning, reformats tool calls) breaks it: the episode
+  is left out and reported as drift, never trained on silently.
+
+Masks cover exactly the sampled assistant tokens: the completion's tokens up to and including the
+end-of-turn token, never the prompt, tool results, user replies or template text after the turn.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rftgym.serving.server import eos_token_ids as default_eos_token_ids
+from rftgym.serving.server import render_ids
+from rftgym.trajectories import Trajectory, read_trajectories
+from rftgym.training.advantages import ADVANTAGES, AdvantageOptions
+
+
+@dataclass
+class Drift:
+    """An episode left out because its rendering breaks the prefix property.
+
+    Attributes:
+        episode_id: The episode.
+        turn: The turn whose prompt does not extend what came before it.
+        position: The first token index where they differ.
+        expected: Text of the earlier tokens from ``position`` (a short excerpt).
+        rendered: Text the template rendered there instead.
+    """
+
+    episode_id: str
+    turn: int
+    position: int
+    expected: str
+    rendered: str
+
+    def __str__(self) -> str:
+        return (f"{self.episode_id}: turn {self.turn} re-renders history differently at token {self.position}: "
+                f"sampled {self.expected!r}, template gives {self.rendered!r}")
+
+
+@dataclass
+class Episode:
+    """What the trainer reports per episode: ``reward`` (total), ``turns``, ``response_tokens``."""
+
+    id: str
+    group_id: str
+    reward: float
+    turns: int
+    response_tokens: int
+
+
+@dataclass
+class TrainingBatch:
+    """Right-padded training tensors, one row per token sequence (an episode, or part of one).
+
+    Attributes:
+        input_ids: ``[rows, length]`` token ids (pad id after each row's end).
+        attention_mask: ``[rows, length]`` 1 on real tokens.
+        loss_mask: ``[rows, length]`` True where the token was sampled by the policy: the loss
+            at position ``j`` is on ``log p(input_ids[j] | input_ids[:j])``.
+        old_logprobs: ``[rows, length]`` the endpoint's logprob of each sampled token; NaN where
+            unknown (the trainer then scores it with the weights it starts the step with).
+        advantages: ``[rows, length]`` the token's advantage (0 off the mask).
+        row_episode: ``[rows]`` index into ``episodes`` of each row.
+        episodes: The episodes trained on.
+        drift: Episodes left out for drift.
+        skipped: Episodes left out for other reasons, by reason (``error``, ``no_turns``, ``too_long``).
+        split_episodes: Episodes whose endpoint token ids did not join into one row.
+    """
+
+    input_ids: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, dtype=torch.long))
+    attention_mask: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, dtype=torch.long))
+    loss_mask: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, dtype=torch.bool))
+    old_logprobs: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    advantages: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    row_episode: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
+    episodes: list[Episode] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    split_episodes: int = 0
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    def rows(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+        """The tensors of some rows, trimmed to their longest row (a micro-batch)."""
+        attention = self.attention_mask[index]
+        width = int(attention.sum(-1).max()) if len(attention) else 0
+        return {name: getattr(self, name)[index][:, :width]
+                for name in ("input_ids", "attention_mask", "loss_mask", "old_logprobs", "advantages")}
+
+
+@dataclass
+class _Row:
+    ids: list[int] = field(default_factory=list)
+    mask: list[bool] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    advantages: list[float] = field(default_factory=list)
+
+    def add(self, ids: list[int], sampled: bool, logprobs: list[float] | None = None, advantage: float = 0.0) -> None:
+        self.ids += ids
+        self.mask += [sampled] * len(ids)
+        self.logprobs += logprobs if logprobs is not None else [float("nan")] * len(ids)
+        self.advantages += [advantage if sampled else 0.0] * len(ids)
+
+
+def trajectories_to_tensors(
+    source: str | Path | Iterable[str | Path] | Iterable[Trajectory],
+    tokenizer: Any,
+    *,
+    advantage: str = "grpo",
+    options: AdvantageOptions | None = None,
+    max_length: int | None = None,
+    eos_token_ids: set[int] | None = None,
+) -> TrainingBatch:
+    """Turn trajectory files (or Trajectory objects) into a :class:`TrainingBatch`.
+
+    Args:
+        source: A trajectory file, several, or Trajectory objects.
+        tokenizer: The policy's HF tokenizer (for rendering turns without endpoint ids, and pad).
+        advantage: Estimator name in :data:`~rftgym.training.advantages.ADVANTAGES`.
+        options: Estimator settings.
+        max_length: Leave out episodes with a row longer than this many tokens (None: keep all).
+        eos_token_ids: End-of-turn tokens that close a rendered assistant turn (default: the
+            tokenizer's eos and its model's generation config's). Template text after the last
+            one in a turn (a newline) is not trained on.
+
+    Episodes with an error are left out before advantages are computed (their reward says
+    nothing about the policy); so are episodes without turns.
+    """
+    if advantage not in ADVANTAGES:
+        raise ValueError(f"unknown advantage estimator {advantage!r}; known: {', '.join(sorted(ADVANTAGES))}")
+    options = options or AdvantageOptions()
+    eos = eos_token_ids or default_eos_token_ids(tokenizer, tokenizer.name_or_path)
+    skipped: dict[str, int] = defaultdict(int)
+    groups: dict[str, list[Trajectory]] = defaultdict(list)
+    for traj in _trajectories(source):
+        reason = "error" if traj.error is not None else "no_turns" if not traj.turns else None
+        if reason:
+            skipped[reason] += 1
+        else:
+            groups[traj.group_id].append(traj)
+
+    rows: list[_Row] = []
+    row_episode: list[int] = []
+    batch = TrainingBatch()  # tensors filled in at the end; drift recorded as episodes are read
+    for group in groups.values():
+        for traj, turn_advantages in zip(group, ADVANTAGES[advantage](group, options)):
+            episode_rows = _episode_rows(traj, turn_advantages, tokenizer, eos, batch)
+            if episode_rows is None:
+                continue
+            if max_length is not None and any(len(r.ids) > max_length for r in episode_rows):
+                skipped["too_long"] += 1
+                continue
+            tokens = sum(sum(r.mask) for r in episode_rows)
+            batch.episodes.append(Episode(traj.id, traj.group_id, traj.reward, traj.num_turns, tokens))
+            rows += episode_rows
+            row_episode += [len(batch.episodes) - 1] * len(episode_rows)
+    batch.skipped = dict(skipped)
+    _pad(batch, rows, row_episode, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos))
+    return batch
+
+
+def _trajectories(source: Any) -> Iterable[Trajectory]:
+    if isinstance(source, (str, Path)):
+        source = [source]
+    for item in source:
+        if isinstance(item, Trajectory):
+            yield item
+        else:
+            yield from read_trajectories(item)
+
+
+def _episode_rows(traj: Trajectory, advantages: list[float], tokenizer: Any, eos: set[int],
+                  batch: TrainingBatch) -> list[_Row] | None:
+    """The rows of one episode, or None when it drifts (recorded in ``batch.drift``)."""
+    if all(t.prompt_token_ids is not None and t.completion_token_ids is not None for t in traj.turns):
+        rows = _rows_from_endpoint_ids(traj, advantages)
+        batch.split_episodes += len(rows) > 1
+        return rows
+    row = _Row()
+    for index, (turn, advantage) in enumerate(zip(traj.turns, advantages)):
+        prompt = render_ids(tokenizer, traj.messages[:turn.message_index], traj.tools or None)
+        full = render_ids(tokenizer, traj.messages[:turn.message_index + 1], traj.tools or None,
+                          add_generation_prompt=False)
+        # The prompt must extend what was sampled so far, and the turn must extend the prompt.
+        for before, after in ((row.ids, prompt), (prompt, full)):
+            position = _first_difference(before, after)
+            if position is not None:
+                batch.drift.append(Drift(traj.id, index, position, _excerpt(tokenizer, before, position),
+                                         _excerpt(tokenizer, after, position)))
+                return None
+        completion = full[len(prompt):]
+        ends = [i for i, token in enumerate(completion) if token in eos]
+        completion = completion[: ends[-1] + 1] if ends else completion
+        row.add(prompt[len(row.ids):], False)
+        row.add(completion, True, advantage=advantage)
+    return [row]
+
+
+def _rows_from_endpoint_ids(traj: Trajectory, advantages: list[float]) -> list[_Row]:
+    """Rows built from the endpoint's own token ids, verbatim."""
+    rows = [_Row()]
+    for turn, advantage in zip(traj.turns, advantages):
+        prompt, completion = turn.prompt_token_ids, turn.completion_token_ids
+        logprobs = turn.logprobs if turn.logprobs is not None and len(turn.logprobs) == len(completion) else None
+        row = rows[-1]
+        if prompt[:len(row.ids)] != row.ids:  # history was re-tokenised: start a new row
+            row = _Row()
+            rows.append(row)
+        row.add(prompt[len(row.ids):], False)
+        row.add(completion, True, logprobs, advantage)
+    return rows
+
+
+def _first_difference(before: list[int], after: list[int]) -> int | None:
+    """Where ``after`` stops extending ``before`` (None when ``before`` is a prefix of it)."""
+    for i, token in enumerate(before):
+        if i >= len(after) or after[i] != token:
+            return i
+    return None
+
+
+def _excerpt(tokenizer: Any, ids: list[int], start: int, length: int = 40) -> str:
+    return tokenizer.decode(ids[start:start + length], skip_special_tokens=False)
+
+
+def _pad(batch: TrainingBatch, rows: list[_Row], row_episode: list[int], pad_id: int) -> None:
+    width = max((len(r.ids) for r in rows), default=0)
+    shape = (len(rows), width)
+    batch.input_ids = torch.full(shape, pad_id, dtype=torch.long)
+    batch.attention_mask = torch.zeros(shape, dtype=torch.long)
+    batch.loss_mask = torch.zeros(shape, dtype=torch.bool)
+    batch.old_logprobs = torch.full(shape, float("nan"))
+    batch.advantages = torch.zeros(shape)
+    for i, row in enumerate(rows):
+        n = len(row.ids)
+        batch.input_ids[i, :n] = torch.tensor(row.ids, dtype=torch.long)
+        batch.attention_mask[i, :n] = 1
+        batch.loss_mask[i, :n] = torch.tensor(row.mask, dtype=torch.bool)
+        batch.old_logprobs[i, :n] = torch.tensor(row.logprobs, dtype=torch.float)
+        batch.advantages[i, :n] = torch.tensor(row.advantages, dtype=torch.float)
+    batch.row_episode = torch.tensor(row_episode, dtype=torch.long)

@@ -1,0 +1,62 @@
+"""Training metrics: one JSON line per step in ``metrics.jsonl``, drawn as PNG plots at the end.
+
+Names follow the Bedrock/Nova RFT reports: ``critic/rewards/mean``, ``val-score/rewards/mean@1``,
+``actor/entropy``, ``response_length/mean``, plus ``episode/turns/mean``, ``actor/kl_loss``,
+``actor/ppo_kl``, ``actor/pg_clipfrac``, ``actor/grad_norm``, ``perf/tokens_per_s``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class MetricsLog:
+    """Appends ``{"step": N, name: value...}`` lines to a JSONL file, flushed per line."""
+
+    def __init__(self, path: str | Path, keep_until_step: int = 0):
+        """Open ``path``, keeping only its lines of steps ``<= keep_until_step`` (those of the
+        checkpoint a run resumes from; 0, a fresh run, keeps none)."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [line for line in read_metrics(self.path) if line["step"] <= keep_until_step] if self.path.is_file() else []
+        self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+
+    def write(self, step: int, metrics: dict[str, float]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({"step": step, **metrics}) + "\n")
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The lines of a metrics file, in order."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def plot_metrics(path: str | Path, out_dir: str | Path) -> list[Path]:
+    """One PNG per metric of ``path`` (value against step) in ``out_dir``; returns the files.
+
+    ``critic/rewards/mean`` becomes ``critic_rewards_mean.png``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    lines = read_metrics(path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted({k for line in lines for k in line if k != "step" and isinstance(line[k], (int, float))})
+    files = []
+    for name in names:
+        points = sorted((line["step"], line[name]) for line in lines if isinstance(line.get(name), (int, float)))
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot(*zip(*points), marker="o" if len(points) < 30 else None)
+        ax.set_xlabel("step")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        file = out_dir / (name.replace("/", "_").replace("@", "_at_") + ".png")
+        fig.savefig(file, dpi=90)
+        plt.close(fig)
+        files.append(file)
+    return files

@@ -1,0 +1,132 @@
+"""The online RFT loop: serve the current weights, collect a batch of groups, train, reload, repeat.
+
+Each step ``N`` plays ``tasks_per_step`` train tasks (tasks ``N*tasks_per_step`` onwards, so a
+resumed run plays the same ones) ``group_size`` times against the built-in endpoint, writes them to
+``<output_dir>/rollouts/step-NNNNNN.jsonl``, takes one optimizer step on them, saves a checkpoint
+and hot-reloads the endpoint. Every ``val_every`` steps (and before the first) it plays the test
+split once per task at temperature 0 and logs ``val-score/rewards/mean@1``. A run stopped at any
+point continues from its last checkpoint with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+
+from rftgym.agents import ChatPolicy
+from rftgym.rollout import rollout
+from rftgym.serving import ModelServer
+from rftgym.trajectories import read_trajectories
+from rftgym.training.advantages import AdvantageOptions
+from rftgym.training.data import TrainingBatch, trajectories_to_tensors
+from rftgym.training.trainer import GRPOTrainer, TrainConfig
+
+
+@dataclass
+class OnlineConfig:
+    """What the online loop plays.
+
+    Attributes:
+        env_id: Gymnasium id of the env.
+        steps: Optimizer steps in all (a resumed run stops at the same total).
+        tasks_per_step: Train tasks per step.
+        group_size: Episodes per task (the GRPO group).
+        temperature: Sampling temperature of the rollouts (the trainer scores at the same one).
+        max_tokens: Token budget per assistant turn.
+        val_every: Validate every N steps (0: never); ``val_tasks`` test tasks, one greedy sample each.
+        val_tasks: Test tasks per validation (None: the whole split).
+        advantage: Advantage estimator name.
+        options: Its settings.
+        env_kwargs: Keyword arguments for ``gymnasium.make``.
+        concurrency: Episodes played at once.
+    """
+
+    env_id: str
+    steps: int = 20
+    tasks_per_step: int = 8
+    group_size: int = 4
+    temperature: float = 1.0
+    max_tokens: int = 256
+    val_every: int = 5
+    val_tasks: int | None = 16
+    advantage: str = "grpo"
+    options: AdvantageOptions = field(default_factory=AdvantageOptions)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 32
+
+
+def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = False,
+                 on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+    """Run the loop until ``online.steps`` optimizer steps are done; returns the steps' metrics.
+
+    ``config.temperature`` is set to ``online.temperature``, so the trainer scores tokens under
+    the distribution they were sampled from.
+    """
+    config.temperature = online.temperature
+    trainer = GRPOTrainer(config, resume=resume)
+    start = trainer.checkpoint_dir / f"step-{trainer.step:06d}" if trainer.step else trainer.base_path
+    env = gymnasium.make(online.env_id, **online.env_kwargs).unwrapped
+    train_tasks = env.tasks("train", online.steps * online.tasks_per_step)
+    env.close()
+    rollouts = trainer.output_dir / "rollouts"
+    if not resume:  # a fresh run must not pick up a former run's episodes
+        shutil.rmtree(rollouts, ignore_errors=True)
+    history = []
+    with ModelServer(str(start), served_name="policy", default_max_tokens=online.max_tokens) as server:
+        policy = ChatPolicy(server.base_url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
+        greedy = ChatPolicy(server.base_url, "policy", temperature=0.0, max_tokens=online.max_tokens)
+        while trainer.step < online.steps:
+            step = trainer.step
+            extra = {}
+            if online.val_every and step % online.val_every == 0:
+                extra["val-score/rewards/mean@1"] = _validate(online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed)
+            tasks = train_tasks[step * online.tasks_per_step:(step + 1) * online.tasks_per_step]
+            out = rollouts / f"step-{step:06d}.jsonl"
+            rollout(online.env_id, policy, out, env_kwargs=online.env_kwargs, task_ids=[t.id for t in tasks],
+                    group_size=online.group_size, concurrency=online.concurrency, seed=config.seed + step,
+                    resume=True, progress=False)
+            batch = trajectories_to_tensors(out, trainer.tokenizer, advantage=online.advantage, options=online.options)
+            if not len(batch):
+                raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
+            history.append(trainer.train_step(batch, extra_metrics=extra))
+            _reload(server.base_url, trainer.save_checkpoint())
+            if on_step is not None:
+                on_step(trainer.step, history[-1])
+        if online.val_every:
+            final = {"val-score/rewards/mean@1": _validate(online, greedy, rollouts / f"val-{trainer.step:06d}.jsonl",
+                                                           config.seed)}
+            trainer.metrics.write(trainer.step, final)
+            history.append(final)
+    trainer.plot()
+    return history
+
+
+def _validate(online: OnlineConfig, policy: ChatPolicy, out: Path, seed: int) -> float:
+    """Mean reward of one greedy episode per test task."""
+    out.unlink(missing_ok=True)
+    rollout(online.env_id, policy, out, env_kwargs=online.env_kwargs, split="test", num_tasks=online.val_tasks,
+            concurrency=online.concurrency, seed=seed, progress=False)
+    rewards = [t.reward for t in read_trajectories(out)]
+    return sum(rewards) / max(len(rewards), 1)
+
+
+def _why(out: Path, batch: TrainingBatch) -> str:
+    errors = [t.error for t in read_trajectories(out) if t.error]
+    reasons = [f"{n} {reason}" for reason, n in batch.skipped.items()] + [f"{len(batch.drift)} drift"] * bool(batch.drift)
+    first = f"; first error: {errors[0]['type']}: {errors[0]['message']}" if errors else ""
+    return (", ".join(reasons) or "no episodes") + first
+
+
+def _reload(base_url: str, checkpoint: Path) -> None:
+    """Point the endpoint at the new weights (``POST /v1/weights``, as for any ``rftgym serve``)."""
+    request = urllib.request.Request(base_url + "/weights", data=json.dumps({"path": str(checkpoint)}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as reply:
+        reply.read()

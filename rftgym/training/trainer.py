@@ -1,0 +1,296 @@
+"""The GRPO trainer: a :class:`~rftgym.training.data.TrainingBatch` in, optimizer steps, HF
+checkpoints and metrics out.
+
+The loss of one optimizer step over rows ``R`` is the clipped policy-ratio objective summed over
+every sampled token of ``R`` and divided by their count, a count taken before the micro-batch
+loop: so the gradient does not depend on how ``R`` is cut into micro-batches (batch 1 x
+accumulation 8 equals batch 8 x accumulation 1).
+
+    ratio = exp(logp - old_logp)        per sampled token, logp at ``temperature``
+    loss  = -min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A) + kl_coef * KL(ref)
+
+``old_logp`` is the endpoint's logprob when the trajectory has it (the sampler's own numbers),
+else the model's before the step. KL to the reference (the starting model) uses the k3 estimator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rftgym.serving.checkpoints import latest_checkpoint, write_marker
+from rftgym.serving.tiny import resolve_model
+from rftgym.training.data import TrainingBatch
+from rftgym.training.metrics import MetricsLog, plot_metrics
+
+
+@dataclass
+class TrainConfig:
+    """Trainer settings.
+
+    Attributes:
+        model: ``"tiny"``, a local HF folder or a hub id: the starting weights (and the KL reference).
+        output_dir: Where ``metrics.jsonl``, ``plots/`` and ``checkpoints/step-NNNNNN`` go.
+        learning_rate: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        batch_size: Token sequences (rows) per optimizer step.
+        micro_batch_size: Rows per forward/backward pass; gradients accumulate over the step.
+        epochs: Passes over a batch of data (offline training with :meth:`GRPOTrainer.fit`).
+        clip_low: The ratio is clipped below at ``1 - clip_low``.
+        clip_high: The ratio is clipped above at ``1 + clip_high``.
+        kl_coef: Weight of the KL penalty to the starting model; 0 loads no reference model.
+        temperature: Sampling temperature of the data: logits are divided by it before scoring,
+            as the endpoint did when it reported logprobs.
+        max_grad_norm: Gradient norm clipping.
+        use_endpoint_logprobs: Take old logprobs from the trajectories when present.
+        dtype: ``auto`` (bf16 autocast on GPU, fp32 on CPU), ``float32`` or ``bfloat16``.
+        gradient_checkpointing: Recompute activations in the backward pass (GPU memory).
+        lora_rank: Train LoRA adapters of this rank through peft instead of all weights (0: off);
+            checkpoints hold the merged weights, so any server loads them.
+        save_every: Write a checkpoint every N optimizer steps (0: only at the end of ``fit``).
+        seed: Seed of data shuffling and initialisation.
+        device: ``cuda``, ``cpu``...; default cuda when available.
+    """
+
+    model: str = "tiny"
+    output_dir: Path = Path("runs/train")
+    learning_rate: float = 1e-6
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    micro_batch_size: int = 8
+    epochs: int = 1
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    kl_coef: float = 0.0
+    temperature: float = 1.0
+    max_grad_norm: float = 1.0
+    use_endpoint_logprobs: bool = True
+    dtype: str = "auto"
+    gradient_checkpointing: bool = False
+    lora_rank: int = 0
+    save_every: int = 0
+    seed: int = 0
+    device: str | None = None
+
+
+class GRPOTrainer:
+    """Owns the policy model, its optimizer and the run's output folder."""
+
+    def __init__(self, config: TrainConfig, *, resume: bool = False):
+        """Load the model (or, with ``resume``, the latest checkpoint in ``output_dir`` and its
+        optimizer state). Raises ValueError when ``output_dir`` has checkpoints and ``resume`` is
+        False, so a new run never mixes its checkpoints with an old one's."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        self.device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and self.device.type == "cuda")
+        torch.manual_seed(config.seed)
+        self.base_path = resolve_model(config.model)
+        checkpoint = latest_checkpoint(self.checkpoint_dir)
+        if checkpoint is not None and not resume:
+            raise ValueError(f"{self.output_dir} holds checkpoints of an earlier run ({checkpoint.name}): "
+                             "resume it, or choose another output folder")
+        start = str(checkpoint) if checkpoint else self.base_path
+        self.tokenizer = AutoTokenizer.from_pretrained(start)
+        self.model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).to(self.device)
+        if config.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable()
+            self.model.config.use_cache = False
+        if config.lora_rank:
+            self.model = _with_lora(self.model, config.lora_rank)
+        self.ref_model = None
+        if config.kl_coef:
+            self.ref_model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=torch.float32).to(self.device)
+            self.ref_model.eval().requires_grad_(False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.step = 0
+        if checkpoint is not None:
+            state = torch.load(checkpoint / "trainer_state.pt", map_location=self.device, weights_only=True)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = state["step"]
+        self.metrics = MetricsLog(self.output_dir / "metrics.jsonl", keep_until_step=self.step)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.output_dir / "checkpoints"
+
+    # ----- training -----
+
+    def fit(self, batch: TrainingBatch,
+            on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        """Train on ``batch`` for ``epochs`` passes of shuffled ``batch_size`` steps; save a final
+        checkpoint and the plots. ``on_step(step, metrics)`` is called after each step. Returns
+        each step's metrics."""
+        generator = torch.Generator().manual_seed(self.config.seed)
+        history = []
+        for _ in range(self.config.epochs):
+            for rows in torch.randperm(len(batch), generator=generator).split(self.config.batch_size):
+                history.append(self.train_step(batch, rows))
+                if on_step is not None:
+                    on_step(self.step, history[-1])
+                if self.config.save_every and self.step % self.config.save_every == 0:
+                    self.save_checkpoint()
+        self.save_checkpoint()
+        self.plot()
+        return history
+
+    def train_step(self, batch: TrainingBatch, rows: torch.Tensor | None = None,
+                   extra_metrics: dict[str, float] | None = None) -> dict[str, float]:
+        """One optimizer step over ``rows`` of ``batch`` (all by default); logs and returns its metrics."""
+        started = time.perf_counter()
+        rows = torch.arange(len(batch)) if rows is None else rows
+        self.optimizer.zero_grad(set_to_none=True)
+        sums = self.accumulate_gradients(batch, rows)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        self.optimizer.step()
+        self.step += 1
+        elapsed = time.perf_counter() - started
+        tokens = max(sums.pop("tokens"), 1.0)
+        episodes = [batch.episodes[i] for i in sorted(set(batch.row_episode[rows].tolist()))]
+        metrics = {
+            "critic/rewards/mean": sum(e.reward for e in episodes) / max(len(episodes), 1),
+            "response_length/mean": sum(e.response_tokens for e in episodes) / max(len(episodes), 1),
+            "episode/turns/mean": sum(e.turns for e in episodes) / max(len(episodes), 1),
+            **{name: value / tokens for name, value in sums.items() if name != "processed"},
+            "actor/grad_norm": float(grad_norm),
+            "actor/lr": self.optimizer.param_groups[0]["lr"],
+            "perf/tokens": sums["processed"],
+            "perf/tokens_per_s": sums["processed"] / elapsed,
+            "perf/step_time_s": elapsed,
+            "data/drift_episodes": float(len(batch.drift)),
+            **(extra_metrics or {}),
+        }
+        if self.ref_model is None:
+            metrics.pop("actor/kl_loss", None)
+        self.metrics.write(self.step, metrics)
+        return metrics
+
+    def accumulate_gradients(self, batch: TrainingBatch, rows: torch.Tensor) -> dict[str, float]:
+        """Add the gradient of one step's loss over ``rows`` to the parameters' ``.grad`` (no
+        optimizer step). Returns sums over the sampled tokens (``tokens``, ``actor/pg_loss``,
+        ``actor/entropy``, ``actor/pg_clipfrac``, ``actor/ppo_kl``, ``actor/kl_loss``) and
+        ``processed`` (every real token the forward passes saw)."""
+        chunks = [rows[i:i + self.config.micro_batch_size] for i in range(0, len(rows), self.config.micro_batch_size)]
+        micro = [{k: v.to(self.device) for k, v in batch.rows(chunk).items()} for chunk in chunks]
+        total = batch.loss_mask[rows].sum().clamp(min=1).to(self.device)  # before the micro-batch loop
+        self._fill_old_logprobs(micro)
+        sums = {"tokens": float(total), "processed": 0.0, "actor/pg_loss": 0.0, "actor/entropy": 0.0,
+                "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0, "actor/kl_loss": 0.0}
+        self.model.train()
+        for tensors in micro:
+            with self._autocast():
+                logp, entropy = _token_logprobs(self.model, tensors, self.config.temperature, with_entropy=True)
+            mask = tensors["loss_mask"]
+            ratio = torch.exp(logp - tensors["old_logprobs"])
+            advantages = tensors["advantages"]
+            unclipped = ratio * advantages
+            clipped = ratio.clamp(1 - self.config.clip_low, 1 + self.config.clip_high) * advantages
+            per_token = -torch.minimum(unclipped, clipped)
+            pg = per_token
+            if self.ref_model is not None:
+                kl = _k3(tensors["ref_logprobs"], logp)
+                per_token = per_token + self.config.kl_coef * kl
+                sums["actor/kl_loss"] += float(kl.detach()[mask].sum())
+            loss = torch.where(mask, per_token, 0.0).sum() / total
+            loss.backward()
+            with torch.no_grad():
+                sums["processed"] += float(tensors["attention_mask"].sum())
+                sums["actor/pg_loss"] += float(pg[mask].sum())
+                sums["actor/entropy"] += float(entropy[mask].sum())
+                sums["actor/pg_clipfrac"] += float((clipped < unclipped)[mask].sum())
+                sums["actor/ppo_kl"] += float((tensors["old_logprobs"] - logp)[mask].sum())
+        return sums
+
+    @torch.no_grad()
+    def _fill_old_logprobs(self, micro: list[dict[str, torch.Tensor]]) -> None:
+        """Old logprobs the data lacks come from the model as it is before the step; reference
+        logprobs from the reference model."""
+        self.model.eval()
+        for tensors in micro:
+            mask, old = tensors["loss_mask"], tensors["old_logprobs"]
+            missing = mask & (old.isnan() | (not self.config.use_endpoint_logprobs))
+            if missing.any():
+                with self._autocast():
+                    current, _ = _token_logprobs(self.model, tensors, self.config.temperature)
+                old = torch.where(missing, current, old)
+            tensors["old_logprobs"] = torch.where(mask, old, 0.0)
+            if self.ref_model is not None:
+                with self._autocast():
+                    tensors["ref_logprobs"], _ = _token_logprobs(self.ref_model, tensors, self.config.temperature)
+
+    def _autocast(self) -> Any:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    # ----- outputs -----
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoints/step-NNNNNN`` (HF weights, tokenizer, optimizer state, marker)."""
+        path = self.checkpoint_dir / f"step-{self.step:06d}"
+        path.mkdir(parents=True, exist_ok=True)
+        model = self.model
+        if self.config.lora_rank:
+            model = _merged_copy(model)
+        model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
+        torch.save({"step": self.step, "optimizer": self.optimizer.state_dict()}, path / "trainer_state.pt")
+        (path / "train_config.json").write_text(json.dumps(asdict(self.config), default=str, indent=2))
+        write_marker(path, self.step)
+        return path
+
+    def plot(self) -> list[Path]:
+        """Draw every metric of ``metrics.jsonl`` into ``plots/``."""
+        if not self.metrics.path.is_file():
+            return []
+        return plot_metrics(self.metrics.path, self.output_dir / "plots")
+
+
+def _token_logprobs(model: Any, tensors: dict[str, torch.Tensor], temperature: float,
+                    with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``logp[b, j] = log p(input_ids[b, j] | input_ids[b, :j])`` at ``temperature`` (0 at j=0),
+    and the entropy of that next-token distribution when asked."""
+    ids = tensors["input_ids"]
+    logits = model(input_ids=ids, attention_mask=tensors["attention_mask"]).logits[:, :-1].float() / temperature
+    log_probs = logits.log_softmax(-1)
+    picked = log_probs.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    zero = picked.new_zeros((ids.shape[0], 1))
+    logp = torch.cat([zero, picked], dim=1)
+    entropy = None
+    if with_entropy:
+        with torch.no_grad():
+            entropy = torch.cat([zero, -(log_probs.exp() * log_probs).sum(-1)], dim=1)
+    return logp, entropy
+
+
+def _k3(ref_logp: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """Schulman's k3 estimator of KL(policy || reference), per token: non-negative, unbiased."""
+    delta = ref_logp - logp
+    return torch.exp(delta) - delta - 1
+
+
+def _with_lora(model: Any, rank: int) -> Any:
+    try:
+        import peft
+    except ImportError:
+        raise ImportError("lora_rank needs peft: pip install peft") from None
+    config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM")
+    return peft.get_peft_model(model, config)
+
+
+def _merged_copy(model: Any) -> Any:
+    """A plain transformers model with the LoRA adapters folded in (the training model is untouched)."""
+    import copy
+
+    return copy.deepcopy(model).merge_and_unload()
