@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--threshold", type=float, default=1.0, help="outcome reward that counts as success (default: 1.0)")
+    p.add_argument("--per-task", action="store_true", help="also print one row per task (its group of episodes)")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("validate", help="check trajectory files; lists file:line for every bad line")
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--default-max-tokens", type=int, default=512, help="token budget of requests that set none")
     p.add_argument("--watch", type=Path, help="hot-reload the newest checkpoint appearing in this folder "
                                                "(a trainer's OUTPUT_DIR/checkpoints)")
+    p.add_argument("--seed", type=int, help="seed of the sampling of requests that bring no seed")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("train", help="GRPO training on trajectory files, or online on an env (needs the train extra)")
@@ -153,7 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--micro-batch-size", type=int, default=8, help="sequences per forward/backward (default: 8)")
     p.add_argument("--epochs", type=int, default=1, help="passes over the data (default: 1)")
     p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting model (default: 0, off)")
-    p.add_argument("--temperature", type=float, default=1.0, help="the data's sampling temperature (default: 1.0)")
+    p.add_argument("--temperature", type=float,
+                   help="the data's sampling temperature (default: what the files record, else 1.0; "
+                        "--online: the rollouts' temperature, default 1.0)")
     p.add_argument("--max-length", type=int, help="leave out episodes longer than this many tokens")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (default: only at the end)")
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations (GPU memory)")
@@ -264,9 +268,25 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         Console().print(stats_table(summary))
+        if args.per_task:
+            Console().print(_per_task_table(summary["per_task"]))
     for warning in summary["warnings"]:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     return 0
+
+
+def _per_task_table(rows: list[dict]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="per task")
+    for name, key in (("env", "env_id"), ("task", "task_id")):  # ids are never cut short
+        table.add_column(name, no_wrap=True, min_width=max((len(row[key]) for row in rows), default=4))
+    for name in ("episodes", "mean reward", "success rate", "errors"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row["env_id"], row["task_id"], str(row["episodes"]), f"{row['reward']:.3f}",
+                      f"{row['success_rate']:.3f}", str(row["errors"]))
+    return table
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -337,7 +357,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve_forever(args.model, served_name=args.served_model_name, host=args.host, port=args.port,
                       device=args.device, dtype=args.dtype, max_batch_size=args.max_batch_size,
-                      default_max_tokens=args.default_max_tokens, watch=args.watch)
+                      default_max_tokens=args.default_max_tokens, watch=args.watch, seed=args.seed)
     except (OSError, ValueError) as e:
         raise UserError(f"cannot serve {args.model}: {' '.join(str(e).split())[:300]}") from None
     return 0
@@ -352,7 +372,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_file(path)
     config = TrainConfig(model=args.model, output_dir=args.output_dir, learning_rate=args.lr,
                          batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, epochs=args.epochs,
-                         kl_coef=args.kl_coef, temperature=args.temperature, save_every=args.save_every,
+                         kl_coef=args.kl_coef, temperature=args.temperature or 1.0, save_every=args.save_every,
                          gradient_checkpointing=args.gradient_checkpointing, lora_rank=args.lora_rank,
                          device=args.device, seed=args.seed)
 
@@ -378,6 +398,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"tokens; left out: {len(batch.drift)} drift{', ' + left_out if left_out else ''}", highlight=False)
     if not len(batch):
         raise UserError("no episodes to train on")
+    if args.temperature is None and batch.temperature:  # greedy data (0) is scored at 1
+        trainer.config.temperature = batch.temperature
+    console.print(f"scoring tokens at temperature {trainer.config.temperature:g}", highlight=False)
     trainer.fit(batch, on_step=show)
     console.print(f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
                   f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}", highlight=False)
@@ -389,7 +412,7 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
     from rftgym.training.online import OnlineConfig, train_online
 
     online = OnlineConfig(_check_env_id(args.online), steps=args.steps, tasks_per_step=args.tasks_per_step,
-                          group_size=args.group_size, temperature=args.temperature, max_tokens=args.max_tokens,
+                          group_size=args.group_size, temperature=args.temperature or 1.0, max_tokens=args.max_tokens,
                           val_every=args.val_every, val_tasks=args.val_tasks, advantage=args.advantage,
                           options=AdvantageOptions(gamma=args.gamma),
                           env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg))

@@ -120,6 +120,9 @@ def test_bad_files_name_file_and_line(tmp_path):
     assert result.returncode == 2 and f"{bad}:2:" in result.stderr and "Traceback" not in result.stderr
     result = rftgym("stats", str(good), "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["episodes"] == 3
+    assert [row["task_id"] for row in json.loads(result.stdout)["per_task"]] == [l["task_id"] for l in map(json.loads, lines)]
+    result = rftgym("stats", str(good), "--per-task")
+    assert result.returncode == 0 and all(json.loads(l)["task_id"] in result.stdout for l in lines)
     assert rftgym("stats", str(tmp_path / "missing.jsonl")).returncode == 2
 
 

@@ -11,8 +11,8 @@ import time
 import docker
 import pytest
 
-from rftgym.sandbox import (DockerUnavailable, Limits, SandboxDied, SandboxError, SandboxPool, connect, reap,
-                            shared_pool)
+from rftgym.sandbox import (DEFAULT_IMAGE, DockerUnavailable, Limits, SandboxDied, SandboxError, SandboxPool,
+                            connect, reap, shared_pool)
 from rftgym.sandbox.image import Mirror, apt_mirror
 from rftgym.sandbox.reaper import LABEL, OWNER, containers, labels
 from rftgym.sandbox.selftest import CHECKS
@@ -146,14 +146,14 @@ def test_kill_9_of_the_owner_leaves_no_container():
 
 def test_gc_removes_containers_of_dead_owners_only(pool, sandbox):
     client = connect()
-    dead = client.containers.create("rftgym/sandbox:1", ["true"], labels=labels("nohost-or-gone:1:1", 60))
-    gone = client.containers.create("rftgym/sandbox:1", ["true"],
+    dead = client.containers.create(DEFAULT_IMAGE, ["true"], labels=labels("nohost-or-gone:1:1", 60))
+    gone = client.containers.create(DEFAULT_IMAGE, ["true"],
                                     labels=labels(f"{os.uname().nodename}:999999999:1", 60))
     try:
         assert reap(client) >= 1  # (another suite running beside this one may leave dead owners too)
         live = set(ours())
         assert gone.id not in live and dead.id in live and sandbox.id in live
-        again = client.containers.create("rftgym/sandbox:1", ["true"],
+        again = client.containers.create(DEFAULT_IMAGE, ["true"],
                                          labels=labels(f"{os.uname().nodename}:999999999:1", 60))
         done = subprocess.run([sys.executable, "-m", "rftgym", "sandbox", "gc"], capture_output=True,
                               text=True, timeout=120)

@@ -202,11 +202,14 @@ def test_rftgym_train_command(tmp_path, capsys):
 
     data = tmp_path / "data.jsonl"
     with TrajectoryWriter(data) as writer:
-        writer.write(_episode("a", MULTI_TURN, reward=1.0))
-        writer.write(_episode("b", MULTI_TURN[:5], reward=0.0))
+        for episode in (_episode("a", MULTI_TURN, reward=1.0), _episode("b", MULTI_TURN[:5], reward=0.0)):
+            episode.policy = {"sampling": {"temperature": 0.7}}
+            writer.write(episode)
     out = tmp_path / "run"
     assert main(["train", str(data), "--model", str(tiny_model_path()), "--output-dir", str(out),
                  "--lr", "1e-3", "--batch-size", "1", "--advantage", "turn"]) == 0
+    said = capsys.readouterr().err
+    assert "2 episodes, 2 sequences" in said and "scoring tokens at temperature 0.7" in said, "as the files record"
     assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert (out / "checkpoints" / "step-000002" / "rftgym_checkpoint.json").is_file()
     assert main(["train", str(data), "--model", str(tiny_model_path()), "--output-dir", str(out)]) == 2

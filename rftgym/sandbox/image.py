@@ -13,6 +13,7 @@ container's command line, so an image never has to be rebuilt when rftgym change
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import docker
 
-#: The tag the sandbox uses when no image is named.
-DEFAULT_IMAGE = "rftgym/sandbox:1"
+#: The tag the sandbox uses when no image is named (``RFTGYM_SANDBOX_IMAGE`` overrides it).
+DEFAULT_IMAGE = os.environ.get("RFTGYM_SANDBOX_IMAGE", "rftgym/sandbox:1")
 #: uid and gid of the unprivileged user every container runs as.
 SANDBOX_UID = 1000
 #: Packages of the image on top of minbase (python3 brings the standard library, ctypes included).

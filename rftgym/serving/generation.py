@@ -60,12 +60,14 @@ class Completion:
 class Generator:
     """Samples completions for token-id prompts with one model, many rows at a time."""
 
-    def __init__(self, model: Any, tokenizer: Any, eos_token_ids: set[int]):
+    def __init__(self, model: Any, tokenizer: Any, eos_token_ids: set[int], seed: int | None = None):
         """Args:
             model: A transformers causal LM in eval mode.
             tokenizer: Its tokenizer (for decoding and the pad id).
             eos_token_ids: Tokens that end a turn.
+            seed: Seeds the seeds of rows that bring none (None: fresh randomness).
         """
+        self._seeds = random.Random(seed)
         self.model = model
         self.tokenizer = tokenizer
         self.eos_token_ids = eos_token_ids
@@ -92,7 +94,7 @@ class Generator:
             attention[i, width - len(prompt):] = 1
         input_ids, attention = input_ids.to(device), attention.to(device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        generators = [torch.Generator(device=device).manual_seed(p.seed if p.seed is not None else random.getrandbits(62))
+        generators = [torch.Generator(device=device).manual_seed(p.seed if p.seed is not None else self._seeds.getrandbits(62))
                       for p in params]
         temperature = torch.tensor([p.temperature or 1.0 for p in params], device=device)[:, None]
         top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]

@@ -61,7 +61,7 @@ class ModelServer:
     def __init__(self, model: str, *, served_name: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  device: str | None = None, dtype: str = "auto", max_batch_size: int = 64,
                  default_max_tokens: int = 512, batch_window: float = 0.01, watch: str | Path | None = None,
-                 watch_interval: float = 1.0):
+                 watch_interval: float = 1.0, seed: int | None = None):
         """Load the model (``"tiny"``, a local HF folder or a hub id) and its tokenizer.
 
         Args:
@@ -77,6 +77,8 @@ class ModelServer:
             batch_window: Seconds a batch waits for more requests after its first one arrived.
             watch: A folder of checkpoints to hot-reload from (the trainer's ``checkpoints/``).
             watch_interval: Seconds between looks at ``watch``.
+            seed: Seeds the sampling of requests without a ``seed`` (in the order rows reach the
+                sampler, which concurrent clients do not fix); None: fresh randomness.
         """
         import torch
         from transformers import AutoTokenizer
@@ -97,7 +99,7 @@ class ModelServer:
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         if self.tokenizer.chat_template is None:
             raise ValueError(f"{model}: the tokenizer has no chat template")
-        self.generator = Generator(self._load_model(self.path), self.tokenizer, eos_token_ids(self.tokenizer, self.path))
+        self.generator = Generator(self._load_model(self.path), self.tokenizer, eos_token_ids(self.tokenizer, self.path), seed)
         info = checkpoint_info(self.path)
         self.weights_version = info["version"] if info else "0"
         self.base_url = ""

@@ -126,10 +126,15 @@ _BYTE_OF_CHAR = {ch: b for b, ch in _byte_to_char().items()}
 def resolve_model(name_or_path: str) -> str:
     """``"tiny"`` -> the cached tiny model folder (built on first use); anything else unchanged.
 
-    The cache folder is ``$RFTGYM_CACHE/tiny-v<N>`` (default ``~/.cache/rftgym``).
+    The cache folder is ``$RFTGYM_CACHE/tiny-v<N>`` (default ``~/.cache/rftgym``). Raises
+    ValueError for a local path (``/...``, ``./...``, ``~/...``) that is not a folder, rather than
+    letting it be taken for a hub id.
     """
     if name_or_path != TINY:
-        return name_or_path
+        local = name_or_path.startswith(("/", "./", "../", "~"))
+        if local and not Path(name_or_path).expanduser().is_dir():
+            raise ValueError(f"no model folder {name_or_path}")
+        return str(Path(name_or_path).expanduser()) if local else name_or_path
     cache = Path(os.environ.get("RFTGYM_CACHE") or Path.home() / ".cache" / "rftgym")
     folder = cache / f"tiny-v{TINY_VERSION}"
     if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():

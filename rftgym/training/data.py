@@ -84,6 +84,9 @@ class TrainingBatch:
         drift: Episodes left out for drift.
         skipped: Episodes left out for other reasons, by reason (``error``, ``no_turns``, ``too_long``).
         split_episodes: Episodes whose endpoint token ids did not join into one row.
+        temperature: The sampling temperature all trained episodes record (``policy.sampling``),
+            None when unknown or mixed: the trainer must score tokens at the temperature they
+            were sampled at.
     """
 
     input_ids: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, dtype=torch.long))
@@ -96,6 +99,7 @@ class TrainingBatch:
     drift: list[Drift] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     split_episodes: int = 0
+    temperature: float | None = None
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -175,6 +179,8 @@ def trajectories_to_tensors(
             rows += episode_rows
             row_episode += [len(batch.episodes) - 1] * len(episode_rows)
     batch.skipped = dict(skipped)
+    temperatures = {(t.policy.get("sampling") or {}).get("temperature") for group in groups.values() for t in group}
+    batch.temperature = temperatures.pop() if len(temperatures) == 1 else None
     _pad(batch, rows, row_episode, tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos))
     return batch
 

@@ -79,7 +79,8 @@ def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = Fa
     if not resume:  # a fresh run must not pick up a former run's episodes
         shutil.rmtree(rollouts, ignore_errors=True)
     history = []
-    with ModelServer(str(start), served_name="policy", default_max_tokens=online.max_tokens) as server:
+    with ModelServer(str(start), served_name="policy", default_max_tokens=online.max_tokens,
+                     seed=config.seed + trainer.step) as server:
         policy = ChatPolicy(server.base_url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
         greedy = ChatPolicy(server.base_url, "policy", temperature=0.0, max_tokens=online.max_tokens)
         while trainer.step < online.steps:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -105,7 +106,9 @@ class GRPOTrainer:
         self.tokenizer = AutoTokenizer.from_pretrained(start)
         self.model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).to(self.device)
         if config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable()
+            # transformers 5.x renamed it; older versions have only the first name.
+            enable = getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
+            enable()
             self.model.config.use_cache = False
         if config.lora_rank:
             self.model = _with_lora(self.model, config.lora_rank)
@@ -286,7 +289,9 @@ def _with_lora(model: Any, rank: int) -> Any:
     except ImportError:
         raise ImportError("lora_rank needs peft: pip install peft") from None
     config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM")
-    return peft.get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; not ours to fix
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(model, config)
 
 
 def _merged_copy(model: Any) -> Any:

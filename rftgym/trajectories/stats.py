@@ -99,6 +99,9 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
         group (a dead channel: it teaches nothing), and the total reward rising while an accuracy
         component (a name holding one of ``ACCURACY_HINTS``) falls, first half of the episodes
         (in the order given) against the second (a gamed channel).
+
+        ``per_task``: one entry per group (``env_id``, ``task_id`` = the group id, ``episodes``,
+        ``reward`` mean, ``success_rate``, ``errors``), sorted by env and task.
     """
     episodes: list[_Episode] = []
     turns: list[int] = []
@@ -131,12 +134,24 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
         components={name: total / count for name, (total, count) in sorted(components.items())},
         component_spread=channels.spread(),
         warnings=channels.warnings(),
+        per_task=_per_task(episodes),
     )
     env_ids = sorted({e.env_id for e in episodes})
     if len(env_ids) > 1:
         summary["by_env"] = {env: _core([e for e in episodes if e.env_id == env], success_threshold, ks)
                              for env in env_ids}
     return summary
+
+
+def _per_task(episodes: list[_Episode]) -> list[dict]:
+    groups: defaultdict[tuple[str, str], list[_Episode]] = defaultdict(list)
+    for e in episodes:
+        groups[e.env_id, e.group_id].append(e)
+    return [{"env_id": env_id, "task_id": group_id, "episodes": len(group),
+             "reward": sum(e.reward for e in group) / len(group),
+             "success_rate": sum(e.success for e in group) / len(group),
+             "errors": sum(e.error for e in group)}
+            for (env_id, group_id), group in sorted(groups.items())]
 
 
 def _core(episodes: list[_Episode], success_threshold: float, ks: Sequence[int] | None) -> dict:

@@ -10,6 +10,7 @@ from rftgym.envs.code.grading import Grade, grade
 from rftgym.envs.core import ChatEnv
 from rftgym.envs.tasks import Task
 from rftgym.envs.tools import ToolResult, tool
+from rftgym.rewards import RewardTerm, Rubric, tool_call_errors, unit_test_pass_rate
 from rftgym.sandbox import DEFAULT_IMAGE, ExecResult, Sandbox, SandboxDied, SandboxPool, shared_pool
 
 SYSTEM_PROMPT = """You write Python functions. You have a Python sandbox (no network, a few seconds per run):
@@ -31,7 +32,7 @@ class CodeSandboxEnv(ChatEnv):
     ``run_python`` in the episode's own sandbox (a persistent interpreter), checks the visible
     examples with ``run_tests`` and ends with ``submit`` or a final reply holding a python block.
 
-    Reward components (weights in ``reward_weights``):
+    Reward components (its ``rubric``):
 
     * per turn ``invalid_tool_calls`` (-0.1 each): malformed tool calls (bad JSON, unknown tool,
       bad arguments, a second submission).
@@ -41,7 +42,11 @@ class CodeSandboxEnv(ChatEnv):
       in a fresh sandbox (:mod:`rftgym.envs.code.grading`); 0 without a submission.
     """
 
-    reward_weights = {"invalid_tool_calls": -0.1, "execution_errors": -0.02, "tests_passed": 1.0}
+    rubric = Rubric([
+        RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
+        RewardTerm("execution_errors", lambda ctx: float(ctx.env.turn_failed_runs), weight=-0.02),
+        RewardTerm("tests_passed", unit_test_pass_rate(lambda ctx: ctx.env.grade), scope="outcome"),
+    ])
 
     def __init__(self, max_turns: int = 8, task_source: str = "bundled", image: str = DEFAULT_IMAGE,
                  exec_timeout: float = 10.0, test_timeout: float = 5.0, pool_size: int = 2,
@@ -64,7 +69,8 @@ class CodeSandboxEnv(ChatEnv):
         self.sandbox: Sandbox | None = None
         self.submission: str | None = None
         self.grade: Grade | None = None
-        self._failed_runs = 0
+        self._failed_runs = 0  # run_python failures so far this turn
+        self.turn_failed_runs = 0  # those of the last finished turn (a reward component)
 
     # ----- tasks -----
 
@@ -86,6 +92,7 @@ class CodeSandboxEnv(ChatEnv):
     def setup(self, task: Task) -> None:
         self._drop_sandbox()
         self.submission, self.grade = None, None
+        self._failed_runs = self.turn_failed_runs = 0
 
     def close(self) -> None:
         self._drop_sandbox()
@@ -141,6 +148,7 @@ class CodeSandboxEnv(ChatEnv):
         return "Submitted; the hidden tests will grade it."
 
     def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
+        self.turn_failed_runs, self._failed_runs = self._failed_runs, 0
         reason = None
         if self.submission is not None:
             reason = "submitted"
@@ -155,16 +163,6 @@ class CodeSandboxEnv(ChatEnv):
         if reason:
             self._drop_sandbox()
         return [], reason
-
-    # ----- rewards -----
-
-    def turn_components(self, message: dict, results: list[ToolResult]) -> dict[str, float]:
-        failed, self._failed_runs = self._failed_runs, 0
-        return {"invalid_tool_calls": float(sum(r.error is not None for r in results)),
-                "execution_errors": float(failed)}
-
-    def outcome_components(self) -> dict[str, float]:
-        return {"tests_passed": self.grade.score if self.grade else 0.0}
 
     # ----- reference solution -----
 
