@@ -15,11 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	rm -f runs/demo-math.jsonl
-	$(BIN)/rftgym rollout rftgym/MathTools-v0 --policy oracle --split test --num-tasks 25 --group-size 4 \
-		--out runs/demo-math.jsonl
-	@echo "trajectory file: runs/demo-math.jsonl  (summary again: $(BIN)/rftgym stats runs/demo-math.jsonl)"
+# The whole pipeline, offline: serve the tiny model, roll out math, code (Docker) and retail,
+# train on the files, then the online loop on a learnable env (examples/demo_pipeline.py).
+demo: $(STAMP) sandbox
+	$(BIN)/python examples/demo_pipeline.py --out runs/demo
 
 # A Docker engine and the sandbox image for the code env's tests: installs docker.io and starts
 # dockerd when missing, builds the image offline when missing; a no-op when all is there.

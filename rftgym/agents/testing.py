@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import concurrent.futures
 import importlib
 import json
 import random
@@ -44,12 +43,13 @@ import select
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from rftgym._background import BackgroundServer
 
 Responder = Callable[[dict], dict]
 
@@ -73,7 +73,7 @@ def load_responder(spec: str) -> Responder:
     return getattr(importlib.import_module(module_name), attr)
 
 
-class ScriptedServer:
+class ScriptedServer(BackgroundServer):
     """An OpenAI-compatible chat server whose answers come from a Python function.
 
     Use it as a context manager (it serves from a background thread with its own event loop), or
@@ -134,45 +134,8 @@ class ScriptedServer:
         self.base_url = ""
         self._rng = random.Random(seed)
         self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
-    # ----- running it -----
-
-    def __enter__(self) -> ScriptedServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> ScriptedServer:
-        """Serve from a background thread; returns once the port is listening."""
-        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run_in_thread, args=(ready,), name="ScriptedServer", daemon=True)
-        self._thread.start()
-        ready.result()  # re-raises what went wrong, e.g. the port is taken
-        return self
-
-    def _run_in_thread(self, ready: concurrent.futures.Future[str]) -> None:
-        loop = self._loop
-        try:
-            ready.set_result(loop.run_until_complete(self.serve()))
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-            ready.set_exception(exc)
-            loop.close()
-            return
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        loop.close()
-
-    def stop(self) -> None:
-        """Stop the background thread's server (in-flight requests are cancelled)."""
-        if self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._thread = None
+    # ----- running it (start/stop/with: BackgroundServer) -----
 
     async def serve(self) -> str:
         """Start listening on the running event loop; returns (and sets) ``base_url``."""
@@ -191,6 +154,10 @@ class ScriptedServer:
         await web.SockSite(self._runner, sock, backlog=1024).start()
         self.base_url = f"http://{self.host}:{self.port}/v1"
         return self.base_url
+
+    async def close(self) -> None:
+        """Stop listening (in-flight requests are cancelled)."""
+        await self._runner.cleanup()
 
     @classmethod
     def spawn(

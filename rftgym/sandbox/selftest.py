@@ -141,7 +141,7 @@ def kill_supervisor(pool: SandboxPool) -> tuple[bool, str]:
     try:
         sandbox.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", timeout=10)
         return False, "the call returned as if nothing happened"
-    except SandboxDied as e:
+    except SandboxDied:
         noticed = time.monotonic() - started
     finally:
         pool.release(sandbox)

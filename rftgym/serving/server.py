@@ -29,7 +29,6 @@ import concurrent.futures
 import json
 import socket
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rftgym._background import BackgroundServer
 from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
 from rftgym.serving.generation import Completion, Generator, SamplingParams, parse_tool_calls
 from rftgym.serving.tiny import resolve_model
@@ -54,7 +54,7 @@ class _Job:
     future: asyncio.Future
 
 
-class ModelServer:
+class ModelServer(BackgroundServer):
     """The endpoint. Serve it from a background thread (``with ModelServer(...) as server:``,
     ``server.base_url``) or on your own event loop (``await server.serve()``)."""
 
@@ -109,7 +109,6 @@ class ModelServer:
         self._pending: collections.deque[_Job] = collections.deque()
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
-        self._thread: threading.Thread | None = None
 
     # ----- weights -----
 
@@ -137,40 +136,7 @@ class ModelServer:
         """Load ``path`` on the worker thread, between batches; returns the new version."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.load, path)
 
-    # ----- running it -----
-
-    def __enter__(self) -> ModelServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> ModelServer:
-        """Serve from a background thread; returns once the port is listening."""
-        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            try:
-                ready.set_result(self._loop.run_until_complete(self.serve()))
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-                ready.set_exception(exc)
-                return
-            self._loop.run_forever()
-            self._loop.run_until_complete(self.close())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=run, name="rftgym-serve-loop", daemon=True)
-        self._thread.start()
-        ready.result()
-        return self
-
-    def stop(self) -> None:
-        """Stop the background thread's server."""
-        if self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._thread = None
+    # ----- running it (start/stop/with: BackgroundServer) -----
 
     async def serve(self) -> str:
         """Start listening on the running event loop; returns (and sets) ``base_url``."""

@@ -1,0 +1,59 @@
+"""Running an asyncio HTTP server in a background thread, for tests, notebooks and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any
+
+
+class BackgroundServer:
+    """Base of servers that ``start()`` on their own event loop in a daemon thread.
+
+    A subclass writes ``async serve() -> base_url`` (start listening on the running loop) and
+    ``async close()`` (stop listening, release what ``serve`` took); ``with server:`` does the rest.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+
+    async def serve(self) -> str:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        """Serve from a background thread; returns ``self`` once the port is listening."""
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name=type(self).__name__, daemon=True)
+        self._thread.start()
+        ready.result()  # re-raises what went wrong, e.g. the port is taken
+        return self
+
+    def _run(self, ready: concurrent.futures.Future[str]) -> None:
+        loop = self._loop
+        try:
+            ready.set_result(loop.run_until_complete(self.serve()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            ready.set_exception(exc)
+            loop.close()
+            return
+        loop.run_forever()
+        loop.run_until_complete(self.close())
+        loop.close()
+
+    def stop(self) -> None:
+        """Stop the background thread's server (in-flight requests are dropped)."""
+        if self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
