@@ -271,3 +271,9 @@ def test_make_policy():
         make_policy("openai", model="m")
     with pytest.raises(ValueError, match="unknown policy 'gpt'"):
         make_policy("gpt")
+
+
+def test_an_empty_answer_is_an_empty_reply():
+    with ScriptedServer(respond=lambda request: {"role": "assistant", "content": None}) as server:
+        response = act(server.base_url)
+    assert response.message == {"role": "assistant", "content": ""}

@@ -295,6 +295,8 @@ def _assistant_message(raw: dict) -> dict:
     calls = raw.get("tool_calls")
     if calls:
         message["tool_calls"] = [_tool_call(call) for call in calls]
+    elif message["content"] is None:  # a model that said nothing: an empty reply, not a broken one
+        message["content"] = ""
     return message
 
 
