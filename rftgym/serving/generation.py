@@ -94,8 +94,10 @@ class Generator:
             attention[i, width - len(prompt):] = 1
         input_ids, attention = input_ids.to(device), attention.to(device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        generators = [torch.Generator(device=device).manual_seed(p.seed if p.seed is not None else self._seeds.getrandbits(62))
-                      for p in params]
+        # One Python RNG per row: a row draws one uniform per step, so its sample depends only on its
+        # seed, not on the rows it is batched with; sampling itself is one vectorised op per step.
+        rngs = [random.Random(p.seed if p.seed is not None else self._seeds.getrandbits(62)) for p in params]
+        greedy = torch.tensor([p.temperature == 0 for p in params], device=device)
         temperature = torch.tensor([p.temperature or 1.0 for p in params], device=device)[:, None]
         top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]
         tokens: list[list[int]] = [[] for _ in range(rows)]
@@ -111,7 +113,7 @@ class Generator:
         for _ in range(max(p.max_tokens for p in params)):
             scaled = out.logits[:, -1, :].float() / temperature
             log_probs = scaled.log_softmax(-1)
-            chosen = self._choose(log_probs, top_p, params, generators, finish)
+            chosen = self._choose(log_probs, top_p, greedy, rngs)
             picked = log_probs.gather(1, chosen[:, None]).squeeze(1).tolist()
             for i, token in enumerate(chosen.tolist()):
                 if finish[i] is None:
@@ -127,20 +129,18 @@ class Generator:
         return [Completion(tokens[i], logprobs[i], texts[i] if texts[i] is not None else self._text(tokens[i]),
                            finish[i] or "length") for i in range(rows)]
 
-    def _choose(self, log_probs: torch.Tensor, top_p: torch.Tensor, params: list[SamplingParams],
-                generators: list[torch.Generator], finish: list[str | None]) -> torch.Tensor:
+    @staticmethod
+    def _choose(log_probs: torch.Tensor, top_p: torch.Tensor, greedy: torch.Tensor,
+                rngs: list[random.Random]) -> torch.Tensor:
         """The next token of every row: argmax for greedy rows, else a top-p sample."""
-        probs = log_probs.exp()
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        sorted_probs, order = log_probs.exp().sort(dim=-1, descending=True)
         # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
         drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
-        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        chosen = log_probs.argmax(-1)
-        for i, p in enumerate(params):
-            if finish[i] is None and p.temperature > 0:
-                rank = torch.multinomial(sorted_probs[i], 1, generator=generators[i])
-                chosen[i] = order[i, rank]
-        return chosen
+        kept = sorted_probs.masked_fill(drop, 0.0).cumsum(-1)
+        # Inverse CDF: the first kept token whose cumulative mass reaches u * (kept mass).
+        u = torch.tensor([rng.random() for rng in rngs], device=log_probs.device)[:, None]
+        rank = (kept < u * kept[:, -1:]).sum(-1, keepdim=True).clamp(max=kept.shape[-1] - 1)
+        return torch.where(greedy, log_probs.argmax(-1), order.gather(1, rank).squeeze(1))
 
     def _finished(self, tokens: list[int], params: SamplingParams) -> tuple[str | None, str | None]:
         """(finish reason, final text) when the row is done after its latest token, else (None, None)."""

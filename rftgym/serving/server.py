@@ -31,6 +31,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,14 +121,21 @@ class ModelServer(BackgroundServer):
                  "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.dtype]
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
 
-    def load(self, path: str | Path) -> str:
+    def load(self, path: str | Path, state_dict: dict[str, Any] | None = None) -> str:
         """Swap in the weights of ``path`` (an HF model folder of the same tokenizer); returns the
         new weights version (the checkpoint's, else the folder's name). Call it from the worker
-        thread (``POST /v1/weights`` does) or while nothing is being served."""
+        thread (``POST /v1/weights`` does) or while nothing is being served.
+
+        ``state_dict``: the same weights already in memory (a trainer's in this process, same
+        architecture): copied into the served model instead of reading ``path`` back from disk.
+        """
         path = Path(path)
         if not (path / "config.json").is_file():
             raise BadRequest(f"{path} is not a model folder (no config.json)")
-        self.generator.model = self._load_model(str(path))
+        if state_dict is None:
+            self.generator.model = self._load_model(str(path))
+        else:
+            self.generator.model.load_state_dict(state_dict)  # copies, converting dtype and device
         info = checkpoint_info(path)
         self.path, self.weights_version = str(path), info["version"] if info else path.name
         return self.weights_version
@@ -135,6 +143,16 @@ class ModelServer(BackgroundServer):
     async def reload(self, path: str | Path) -> str:
         """Load ``path`` on the worker thread, between batches; returns the new version."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.load, path)
+
+    def run_on_worker(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn(*args, **kwargs)`` on the worker thread, between batches, and return its result.
+
+        For a trainer that shares the process (``rftgym.training.online``): on CPU, torch keeps
+        an OpenMP thread team per calling thread, and two teams on the same cores make every op
+        of both wait for cores (about 2x slower on a 2-core machine), so all torch work belongs
+        on this one thread. Blocks the calling thread; do not call it from the server's event loop.
+        """
+        return self._executor.submit(fn, *args, **kwargs).result()
 
     # ----- running it (start/stop/with: BackgroundServer) -----
 

@@ -37,26 +37,29 @@ def plot_metrics(path: str | Path, out_dir: str | Path) -> list[Path]:
 
     ``critic/rewards/mean`` becomes ``critic_rewards_mean.png``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: files only, no display or global state
 
     lines = read_metrics(path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = sorted({k for line in lines for k in line if k != "step" and isinstance(line[k], (int, float))})
+    # One figure redrawn per metric, with fixed margins: a fresh figure and tight_layout per
+    # metric cost more than a short training run's steps.
+    fig = Figure(figsize=(5, 3.2))
+    fig.subplots_adjust(left=0.16, right=0.96, bottom=0.15, top=0.9)
+    ax = fig.add_subplot()
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    (curve,) = ax.plot([], [])
     files = []
     for name in names:
         points = sorted((line["step"], line[name]) for line in lines if isinstance(line.get(name), (int, float)))
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        ax.plot(*zip(*points), marker="o" if len(points) < 30 else None)
-        ax.set_xlabel("step")
+        curve.set_data(*zip(*points))
+        curve.set_marker("o" if len(points) < 30 else None)
+        ax.relim()
+        ax.autoscale_view()
         ax.set_title(name)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
         file = out_dir / (name.replace("/", "_").replace("@", "_at_") + ".png")
         fig.savefig(file, dpi=90)
-        plt.close(fig)
         files.append(file)
     return files

@@ -3,16 +3,15 @@
 Each step ``N`` plays ``tasks_per_step`` train tasks (tasks ``N*tasks_per_step`` onwards, so a
 resumed run plays the same ones) ``group_size`` times against the built-in endpoint, writes them to
 ``<output_dir>/rollouts/step-NNNNNN.jsonl``, takes one optimizer step on them, saves a checkpoint
-and hot-reloads the endpoint. Every ``val_every`` steps (and before the first) it plays the test
+and swaps the new weights into the endpoint (from memory, the trainer and the endpoint sharing the
+process and one worker thread). Every ``val_every`` steps (and before the first) it plays the test
 split once per task at temperature 0 and logs ``val-score/rewards/mean@1``. A run stopped at any
 point continues from its last checkpoint with ``resume=True``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +95,12 @@ def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = Fa
             batch = trajectories_to_tensors(out, trainer.tokenizer, advantage=online.advantage, options=online.options)
             if not len(batch):
                 raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
-            history.append(trainer.train_step(batch, extra_metrics=extra))
-            _reload(server.base_url, trainer.save_checkpoint())
+            # The trainer runs on the server's worker thread: one thread for all torch work (see run_on_worker).
+            history.append(server.run_on_worker(trainer.train_step, batch, extra_metrics=extra))
+            checkpoint = server.run_on_worker(trainer.save_checkpoint)
+            # The checkpoint's weights are in memory here (a LoRA model's are merged only on disk).
+            weights = None if config.lora_rank else trainer.model.state_dict()
+            server.run_on_worker(server.load, checkpoint, weights)
             if on_step is not None:
                 on_step(trainer.step, history[-1])
         if online.val_every:
@@ -124,10 +127,3 @@ def _why(out: Path, batch: TrainingBatch) -> str:
     first = f"; first error: {errors[0]['type']}: {errors[0]['message']}" if errors else ""
     return (", ".join(reasons) or "no episodes") + first
 
-
-def _reload(base_url: str, checkpoint: Path) -> None:
-    """Point the endpoint at the new weights (``POST /v1/weights``, as for any ``rftgym serve``)."""
-    request = urllib.request.Request(base_url + "/weights", data=json.dumps({"path": str(checkpoint)}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as reply:
-        reply.read()
