@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import socket
 import threading
 from typing import Any
+
+from aiohttp import web
 
 
 class BackgroundServer:
@@ -15,8 +18,25 @@ class BackgroundServer:
     ``async close()`` (stop listening, release what ``serve`` took); ``with server:`` does the rest.
     """
 
+    host: str = "127.0.0.1"
+    port: int = 0
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
+
+    async def listen(self, app: web.Application, **runner_options: Any) -> str:
+        """Serve ``app`` on ``host:port`` (0: a free port) from the running loop; sets ``port``,
+        ``base_url`` (``http://host:port/v1``) and ``_runner`` (``close`` calls its ``cleanup``)."""
+        self._runner = web.AppRunner(app, access_log=None, **runner_options)  # no per-request log
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock, backlog=1024).start()
+        self.base_url = f"http://{self.host}:{self.port}/v1"
+        return self.base_url
 
     async def serve(self) -> str:
         raise NotImplementedError

@@ -40,7 +40,6 @@ import importlib
 import json
 import random
 import select
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -143,17 +142,8 @@ class ScriptedServer(BackgroundServer):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/_stats", self._stats)
-        # No access log: this server stands in for an instant endpoint in benchmarks.
         # Handler cancellation: a "slow" request stops sleeping once its client gave up.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, backlog=1024).start()
-        self.base_url = f"http://{self.host}:{self.port}/v1"
-        return self.base_url
+        return await self.listen(app, handler_cancellation=True, shutdown_timeout=0.5)
 
     async def close(self) -> None:
         """Stop listening (in-flight requests are cancelled)."""

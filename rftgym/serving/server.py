@@ -27,7 +27,6 @@ import asyncio
 import collections
 import concurrent.futures
 import json
-import socket
 import sys
 import time
 import uuid
@@ -163,19 +162,12 @@ class ModelServer(BackgroundServer):
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/weights", self._weights)
         app.router.add_post("/v1/weights", self._load_weights)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, backlog=1024).start()
+        base_url = await self.listen(app, shutdown_timeout=0.5)
         self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._batcher())]
         if self.watch is not None:
             self._tasks.append(asyncio.create_task(self._watcher()))
-        self.base_url = f"http://{self.host}:{self.port}/v1"
-        return self.base_url
+        return base_url
 
     async def close(self) -> None:
         """Stop serving (in-flight requests are dropped)."""
