@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="the endpoint, e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, rftgym serve)")
     p.add_argument("--model", help="model name to request from the endpoint")
     p.add_argument("--api-key", default="EMPTY", help="API key sent to the endpoint (default: EMPTY)")
+    p.add_argument("--tool-format", default="native", choices=["native", "text"],
+                   help="native: the endpoint's tool calling; text: tools described in the prompt and "
+                        "<tool_call> / ReAct calls parsed from the reply, for text-only models")
     p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="keyword argument for gymnasium.make (VALUE is parsed as JSON when it can be); repeatable")
     p.add_argument("--split", default="test", help="task split to play (default: test)")
@@ -235,7 +238,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         raise UserError("--resume needs --out FILE (the file to continue)")
     out = args.out or Path("runs") / f"{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     try:
-        policy = make_policy(args.policy, base_url=args.base_url, model=args.model, api_key=args.api_key,
+        policy = make_policy(args.policy, base_url=args.base_url, model=args.model, tool_format=args.tool_format,
+                             api_key=args.api_key,
                              temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
                              timeout=args.timeout)
     except ValueError as e:

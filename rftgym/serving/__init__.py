@@ -5,7 +5,8 @@ Needs the ``train`` extra (torch, transformers).
 """
 
 from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
-from rftgym.serving.generation import Completion, Generator, SamplingParams, parse_tool_calls
+from rftgym.agents.text_tools import parse_tool_calls
+from rftgym.serving.generation import Completion, Generator, SamplingParams
 from rftgym.serving.server import ModelServer, eos_token_ids, render_ids, serve_forever
 from rftgym.serving.tiny import TINY, build_tiny_model, resolve_model
 

@@ -9,10 +9,7 @@ different settings share one forward pass per step.
 from __future__ import annotations
 
 import inspect
-import json
 import random
-import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,31 +156,3 @@ class Generator:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)
 
 
-_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
-
-
-def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
-    """Split a completion into its content and OpenAI ``tool_calls``.
-
-    Each ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` block whose body is a JSON
-    object with a string ``name`` becomes a call (``arguments`` re-encoded as a JSON string); the
-    remaining text, stripped, is the content (None when empty). A block that does not parse stays
-    in the content as written, so the env sees what the model wrote.
-    """
-    calls = []
-
-    def take(match: re.Match) -> str:
-        try:
-            body = json.loads(match.group(1))
-        except ValueError:
-            return match.group(0)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-            return match.group(0)
-        arguments = body.get("arguments", {})
-        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                      "function": {"name": body["name"],
-                                   "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}})
-        return ""
-
-    content = _TOOL_CALL.sub(take, text).strip()
-    return content or None, calls

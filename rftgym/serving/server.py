@@ -39,7 +39,8 @@ from aiohttp import web
 
 from rftgym._background import BackgroundServer
 from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
-from rftgym.serving.generation import Completion, Generator, SamplingParams, parse_tool_calls
+from rftgym.agents.text_tools import parse_tool_calls
+from rftgym.serving.generation import Completion, Generator, SamplingParams
 from rftgym.serving.tiny import resolve_model
 
 

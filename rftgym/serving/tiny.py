@@ -7,7 +7,7 @@ in place of a real model; ``resolve_model("tiny")`` builds it once into a cache 
 
 The chat template is Qwen-style (``<|im_start|>role\\n...<|im_end|>``). Tools are listed as JSON
 in the system turn and a tool call is written as ``<tool_call>{"name": ..., "arguments": ...}
-</tool_call>``, the convention :func:`rftgym.serving.generation.parse_tool_calls` reads back.
+</tool_call>``, the convention :func:`rftgym.agents.text_tools.parse_tool_calls` reads back.
 The assistant turn ends with ``<|im_end|>``, the model's end-of-turn (eos) token.
 """
 
