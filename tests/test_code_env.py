@@ -165,14 +165,20 @@ def test_hostile_submissions_score_0(attack):
     assert terminated and info["outcome_components"] == {"tests_passed": 0.0}
 
 
-def test_kill_9_of_a_rollout_leaves_no_container(tmp_path):
-    out = tmp_path / "killed.jsonl"
+def start_rollout(out) -> subprocess.Popen:
+    """A HumanEval oracle rollout as a user runs it, once it has written 3 episodes."""
     proc = subprocess.Popen([sys.executable, "-m", "rftgym", "rollout", CODE, "--policy", "oracle", "--env-arg",
                              "task_source=humaneval", "--concurrency", "4", "--out", str(out), "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.monotonic() + 60
     while not (out.exists() and out.read_text().count("\n") >= 3) and time.monotonic() < end:
         time.sleep(0.1)
+    return proc
+
+
+def test_kill_9_of_a_rollout_leaves_no_container(tmp_path):
+    out = tmp_path / "killed.jsonl"
+    proc = start_rollout(out)
     mine = lambda: [c for c in containers(connect(), LABEL) if f":{proc.pid}:" in c["Labels"][OWNER]]  # noqa: E731
     assert mine(), "the rollout had no sandbox running"
     os.kill(proc.pid, signal.SIGKILL)
@@ -185,12 +191,7 @@ def test_kill_9_of_a_rollout_leaves_no_container(tmp_path):
 
 def test_ctrl_c_of_a_rollout_removes_its_containers_before_it_exits(tmp_path):
     out = tmp_path / "interrupted.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "rftgym", "rollout", CODE, "--policy", "oracle", "--env-arg",
-                             "task_source=humaneval", "--concurrency", "4", "--out", str(out), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 60
-    while not (out.exists() and out.read_text().count("\n") >= 3) and time.monotonic() < end:
-        time.sleep(0.1)
+    proc = start_rollout(out)
     owner = f":{proc.pid}:"
     assert any(owner in c["Labels"][OWNER] for c in containers(connect(), LABEL))
     proc.send_signal(signal.SIGINT)
