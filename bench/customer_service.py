@@ -93,7 +93,9 @@ def tau_style_extra(env: gymnasium.Env, recorded: list[tuple]) -> list[float]:
         env.db = Database(reference_db)  # the tools work on a plain whole copy through an empty overlay
         env.confirmed = True
         for i, action in enumerate(task.solution):
-            env.toolbox.call({"id": str(i), "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])}})
+            env.toolbox.call(
+                {"id": str(i), "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])}}
+            )
         for db in (episode_db, reference_db):
             hashlib.sha256(json.dumps(db, sort_keys=True).encode()).hexdigest()
         times.append(time.perf_counter() - start)
@@ -124,8 +126,9 @@ def overhead(recorded: list[tuple], env: gymnasium.Env, base_url: str, out: Path
     bare = turns * 3 / sum(env_cost(env, recorded, 3)[0])
     policy = rftgym.ChatPolicy(base_url, "bench", timeout=60, request_token_data=False)
     start = time.perf_counter()
-    result = rftgym.rollout(RETAIL, policy, out, task_ids=[t.id for t, _ in recorded], group_size=3,
-                            concurrency=64, progress=False)
+    result = rftgym.rollout(
+        RETAIL, policy, out, task_ids=[t.id for t, _ in recorded], group_size=3, concurrency=64, progress=False
+    )
     elapsed = time.perf_counter() - start
     assert result.errors == 0 and result.mean_reward == 1.0, result
     return bare, turns * 3 / elapsed
@@ -135,18 +138,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="passes over the test split per measurement")
     args = parser.parse_args()
-    cost = Table("env", "episodes", "turns/ep", "wall median ms", "wall p90", "CPU median ms", "CPU p90",
-                 "tau-style DB work ms", "ratio", "KB/episode", title=f"customer-service env cost, {os.cpu_count()} CPUs")
+    cost = Table(
+        "env",
+        "episodes",
+        "turns/ep",
+        "wall median ms",
+        "wall p90",
+        "CPU median ms",
+        "CPU p90",
+        "tau-style DB work ms",
+        "ratio",
+        "KB/episode",
+        title=f"customer-service env cost, {os.cpu_count()} CPUs",
+    )
     for env_id in DOMAINS:
         env, recorded = episodes(env_id)
         env_cost(env, recorded, 1)  # warm-up
         wall, cpu = (sorted(t) for t in env_cost(env, recorded, args.repeats))
         extra = statistics.median(tau_style_extra(env, recorded))
         memory = memory_per_episode(env_id, recorded)
-        cost.add_row(env_id.split("/")[1], str(len(wall)), f"{statistics.mean(len(a) for _, a in recorded):.1f}",
-                     *(f"{1000 * x:.3f}" for t in (wall, cpu) for x in (statistics.median(t), t[int(0.9 * len(t))])),
-                     f"{1000 * extra:.1f}", f"{(statistics.median(wall) + extra) / statistics.median(wall):.0f}x",
-                     f"{memory / 1024:.0f}")
+        cost.add_row(
+            env_id.split("/")[1],
+            str(len(wall)),
+            f"{statistics.mean(len(a) for _, a in recorded):.1f}",
+            *(f"{1000 * x:.3f}" for t in (wall, cpu) for x in (statistics.median(t), t[int(0.9 * len(t))])),
+            f"{1000 * extra:.1f}",
+            f"{(statistics.median(wall) + extra) / statistics.median(wall):.0f}x",
+            f"{memory / 1024:.0f}",
+        )
     Console(width=150).print(cost)
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
@@ -154,8 +173,13 @@ def main() -> None:
     with ScriptedServer.spawn("customer_service:plan_responder") as server, tempfile.TemporaryDirectory() as tmp:
         overhead(recorded[:20], env, server.base_url, Path(tmp) / "warmup.jsonl")
         bare, full = overhead(recorded, env, server.base_url, Path(tmp) / "run.jsonl")
-    loop = Table("bare turns/s", "full turns/s", "overhead ms/turn", "full / bare",
-                 title="Retail-v0 rollout overhead, 64 concurrent episodes, instant endpoint in its own process")
+    loop = Table(
+        "bare turns/s",
+        "full turns/s",
+        "overhead ms/turn",
+        "full / bare",
+        title="Retail-v0 rollout overhead, 64 concurrent episodes, instant endpoint in its own process",
+    )
     loop.add_row(f"{bare:,.0f}", f"{full:,.0f}", f"{1000 * (1 / full - 1 / bare):.3f}", f"{full / bare:.3f}")
     Console(width=150).print(loop)
     sys.exit(0)

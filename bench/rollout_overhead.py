@@ -34,9 +34,11 @@ def _call(name: str, arguments: str, turn: int) -> dict:
 
 
 # The same three turns in every episode: two calculator calls, then a submission.
-SCRIPT = [_call("calculator", '{"expression": "12 * 7"}', 0),
-          _call("calculator", '{"expression": "84 - 5"}', 1),
-          _call("submit_answer", '{"answer": "79"}', 2)]
+SCRIPT = [
+    _call("calculator", '{"expression": "12 * 7"}', 0),
+    _call("calculator", '{"expression": "84 - 5"}', 1),
+    _call("submit_answer", '{"answer": "79"}', 2),
+]
 
 
 def scripted(request: dict) -> dict:
@@ -62,8 +64,9 @@ def full_loop(base_url: str, num_tasks: int, concurrency: int, out: Path) -> flo
     """Turns per second of ``rftgym.rollout`` with the HTTP policy and the trajectory writer."""
     policy = rftgym.ChatPolicy(base_url, "bench", timeout=60)
     start = time.perf_counter()
-    result = rftgym.rollout(ENV_ID, policy, out, split="train", num_tasks=num_tasks,
-                            concurrency=concurrency, progress=False)
+    result = rftgym.rollout(
+        ENV_ID, policy, out, split="train", num_tasks=num_tasks, concurrency=concurrency, progress=False
+    )
     elapsed = time.perf_counter() - start
     assert result.written == num_tasks and result.errors == 0, result
     return num_tasks * len(SCRIPT) / elapsed
@@ -76,8 +79,14 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
     tasks = gymnasium.make(ENV_ID).unwrapped.tasks("train", args.episodes)
     bare_loop(tasks[:50])  # warm-up
-    table = Table("concurrency", "bare turns/s", "full turns/s", "overhead ms/turn", "full / bare",
-                  title=f"rollout overhead, {args.episodes} episodes x {len(SCRIPT)} turns, {os.cpu_count()} CPUs")
+    table = Table(
+        "concurrency",
+        "bare turns/s",
+        "full turns/s",
+        "overhead ms/turn",
+        "full / bare",
+        title=f"rollout overhead, {args.episodes} episodes x {len(SCRIPT)} turns, {os.cpu_count()} CPUs",
+    )
     with ScriptedServer.spawn("rollout_overhead:scripted") as server, tempfile.TemporaryDirectory() as tmp:
         full_loop(server.base_url, 50, 16, Path(tmp) / "warmup.jsonl")
         for concurrency in (1, 16, 64):

@@ -28,9 +28,30 @@ from rftgym.sandbox.reaper import labels, owner_token
 
 SNIPPET = "x = sum(range(100))"
 # `docker run` / `docker exec` with the hardening the pool gives its containers.
-HARDENING = ["--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only",
-             "--init", "--pids-limit", "128", "--memory", "512m", "--memory-swap", "512m", "--cpus", "1",
-             "--tmpfs", "/work:size=64m,uid=1000,gid=1000", "--user", "1000:1000", "--workdir", "/work"]
+HARDENING = [
+    "--network",
+    "none",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--read-only",
+    "--init",
+    "--pids-limit",
+    "128",
+    "--memory",
+    "512m",
+    "--memory-swap",
+    "512m",
+    "--cpus",
+    "1",
+    "--tmpfs",
+    "/work:size=64m,uid=1000,gid=1000",
+    "--user",
+    "1000:1000",
+    "--workdir",
+    "/work",
+]
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -106,8 +127,10 @@ def main() -> None:
 
             acquire = warm_pool_acquire(pool, args.acquires, then_run=False)
             acquire_run = warm_pool_acquire(pool, args.acquires // 2, then_run=True)
-            run = timed(lambda: docker_cli("run", "--rm", *HARDENING, *label_args, DEFAULT_IMAGE, "python3", "-c",
-                                           SNIPPET), args.docker_runs // 2)
+            run = timed(
+                lambda: docker_cli("run", "--rm", *HARDENING, *label_args, DEFAULT_IMAGE, "python3", "-c", SNIPPET),
+                args.docker_runs // 2,
+            )
 
         rows = []
         for n in (1, 4, 16):
@@ -120,15 +143,31 @@ def main() -> None:
         subprocess.run(["docker", "rm", "-f", plain], capture_output=True)
 
     table = Table("measure", "rftgym sandbox", "plain docker", "ratio", title=f"sandbox bench (snippet: {SNIPPET})")
-    table.add_row("warm execution round trip p50 / p95 (ms)", f"{p(ours, 50):.2f} / {p(ours, 95):.2f}",
-                  f"docker exec {p(theirs, 50):.1f} / {p(theirs, 95):.1f}", f"{p(theirs, 50) / p(ours, 50):.0f}x faster")
-    table.add_row("episode acquire p50 / p95 (ms)", f"{p(acquire, 50):.2f} / {p(acquire, 95):.2f}",
-                  f"docker run {p(run, 50):.0f} / {p(run, 95):.0f}", f"{p(run, 50) / p(acquire, 50):.0f}x faster")
-    table.add_row("acquire + first execution p50 (ms)", f"{p(acquire_run, 50):.2f}", f"docker run {p(run, 50):.0f}",
-                  f"{p(run, 50) / p(acquire_run, 50):.0f}x faster")
+    table.add_row(
+        "warm execution round trip p50 / p95 (ms)",
+        f"{p(ours, 50):.2f} / {p(ours, 95):.2f}",
+        f"docker exec {p(theirs, 50):.1f} / {p(theirs, 95):.1f}",
+        f"{p(theirs, 50) / p(ours, 50):.0f}x faster",
+    )
+    table.add_row(
+        "episode acquire p50 / p95 (ms)",
+        f"{p(acquire, 50):.2f} / {p(acquire, 95):.2f}",
+        f"docker run {p(run, 50):.0f} / {p(run, 95):.0f}",
+        f"{p(run, 50) / p(acquire, 50):.0f}x faster",
+    )
+    table.add_row(
+        "acquire + first execution p50 (ms)",
+        f"{p(acquire_run, 50):.2f}",
+        f"docker run {p(run, 50):.0f}",
+        f"{p(run, 50) / p(acquire_run, 50):.0f}x faster",
+    )
     for n, ours_rate, exec_rate in rows:
-        table.add_row(f"executions/s, {n} concurrent episode{'s' if n > 1 else ''}", f"{ours_rate:,.0f}",
-                      f"docker exec {exec_rate:,.1f}", f"{ours_rate / exec_rate:.0f}x")
+        table.add_row(
+            f"executions/s, {n} concurrent episode{'s' if n > 1 else ''}",
+            f"{ours_rate:,.0f}",
+            f"docker exec {exec_rate:,.1f}",
+            f"{ours_rate / exec_rate:.0f}x",
+        )
     console.print(table)
     bars = p(ours, 50) <= 2.0 and p(acquire, 50) <= 10.0
     console.print(f"bars (round trip p50 <= 2 ms, acquire p50 <= 10 ms): {'met' if bars else 'NOT met'}")

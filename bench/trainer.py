@@ -30,18 +30,36 @@ from rftgym.serving import build_tiny_model
 from rftgym.training import TrainConfig
 from rftgym.training.online import OnlineConfig, train_online
 
-
 #: Qwen2.5-0.5B's shape (Llama layers: no q/k/v biases, untied embeddings).
-QWEN_05B = {"hidden_size": 896, "num_layers": 24, "intermediate_size": 4864, "num_attention_heads": 14,
-            "num_key_value_heads": 2, "vocab_size": 151936, "max_positions": 32768}
+QWEN_05B = {
+    "hidden_size": 896,
+    "num_layers": 24,
+    "intermediate_size": 4864,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "vocab_size": 151936,
+    "max_positions": 32768,
+}
 
 
 def run_rftgym(model: Path, out: Path, args: argparse.Namespace) -> tuple[float, float]:
     """(end-to-end tokens/s, training-only tokens/s) of rftgym's online loop."""
-    online = OnlineConfig("rftgym/Letters-v0", steps=args.steps, tasks_per_step=args.tasks, group_size=args.group,
-                          max_tokens=args.max_tokens, val_every=0, concurrency=args.tasks * args.group)
-    config = TrainConfig(model=str(model), output_dir=out, learning_rate=args.lr,
-                         batch_size=args.tasks * args.group, micro_batch_size=args.micro_batch)
+    online = OnlineConfig(
+        "rftgym/Letters-v0",
+        steps=args.steps,
+        tasks_per_step=args.tasks,
+        group_size=args.group,
+        max_tokens=args.max_tokens,
+        val_every=0,
+        concurrency=args.tasks * args.group,
+    )
+    config = TrainConfig(
+        model=str(model),
+        output_dir=out,
+        learning_rate=args.lr,
+        batch_size=args.tasks * args.group,
+        micro_batch_size=args.micro_batch,
+    )
     started = time.perf_counter()
     history = train_online(online, config)
     elapsed = time.perf_counter() - started
@@ -62,15 +80,32 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> float:
     def reward(completions, **kwargs):
         return [lowercase_share(c[0]["content"] if isinstance(c, list) else c) for c in completions]
 
-    config = GRPOConfig(output_dir=str(out), per_device_train_batch_size=args.tasks * args.group,
-                        num_generations=args.group, max_completion_length=args.max_tokens, max_steps=args.steps,
-                        learning_rate=args.lr, beta=0.0, logging_steps=1, report_to="none", save_strategy="no",
-                        gradient_accumulation_steps=1, temperature=1.0, disable_tqdm=True, seed=0,
-                        lr_scheduler_type="constant",
-                        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available())
-    trainer = GRPOTrainer(model=AutoModelForCausalLM.from_pretrained(model), reward_funcs=reward, args=config,
-                          train_dataset=Dataset.from_dict({"prompt": prompts}),
-                          processing_class=AutoTokenizer.from_pretrained(model))
+    config = GRPOConfig(
+        output_dir=str(out),
+        per_device_train_batch_size=args.tasks * args.group,
+        num_generations=args.group,
+        max_completion_length=args.max_tokens,
+        max_steps=args.steps,
+        learning_rate=args.lr,
+        beta=0.0,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        gradient_accumulation_steps=1,
+        temperature=1.0,
+        disable_tqdm=True,
+        seed=0,
+        lr_scheduler_type="constant",
+        use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available(),
+    )
+    trainer = GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model),
+        reward_funcs=reward,
+        args=config,
+        train_dataset=Dataset.from_dict({"prompt": prompts}),
+        processing_class=AutoTokenizer.from_pretrained(model),
+    )
     started = time.perf_counter()
     trainer.train()
     elapsed = time.perf_counter() - started
@@ -89,10 +124,15 @@ def main() -> None:
     parser.add_argument("--micro-batch", type=int, default=8, help="rftgym rows per forward/backward")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each trainer, alternated; the best counts")
-    parser.add_argument("--qwen-0.5b-shape", dest="qwen_05b_shape", action="store_true",
-                        help="Qwen2.5-0.5B's widths, depth and vocabulary instead of --hidden-size/--layers")
-    parser.add_argument("--peak-tflops", type=float, default=989.0,
-                        help="the GPU's dense bf16 peak for MFU (default: 989, an H100 SXM)")
+    parser.add_argument(
+        "--qwen-0.5b-shape",
+        dest="qwen_05b_shape",
+        action="store_true",
+        help="Qwen2.5-0.5B's widths, depth and vocabulary instead of --hidden-size/--layers",
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float, default=989.0, help="the GPU's dense bf16 peak for MFU (default: 989, an H100 SXM)"
+    )
     args = parser.parse_args()
     shape = QWEN_05B if args.qwen_05b_shape else {"hidden_size": args.hidden_size, "num_layers": args.layers}
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,16 +140,22 @@ def main() -> None:
         parameters = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model).parameters())
         runs = []
         for i in range(args.repeat):  # alternated, so a load change on the machine hits both alike
-            runs.append((*run_rftgym(model, Path(tmp) / f"rftgym-{i}", args), run_trl(model, Path(tmp) / f"trl-{i}", args)))
+            runs.append(
+                (*run_rftgym(model, Path(tmp) / f"rftgym-{i}", args), run_trl(model, Path(tmp) / f"trl-{i}", args))
+            )
         ours, ours_train, trl = (max(column) for column in zip(*runs))
-    print(f"model: random-init Llama, {parameters / 1e6:.1f}M parameters ({shape}); {args.steps} steps of "
-          f"{args.tasks} prompts x {args.group} samples, <= {args.max_tokens} completion tokens")
+    print(
+        f"model: random-init Llama, {parameters / 1e6:.1f}M parameters ({shape}); {args.steps} steps of "
+        f"{args.tasks} prompts x {args.group} samples, <= {args.max_tokens} completion tokens"
+    )
     print(f"rftgym online loop: {ours:9.0f} tokens/s end to end ({ours_train:.0f} tokens/s in the trainer step)")
     print(f"TRL GRPOTrainer:    {trl:9.0f} tokens/s end to end")
     print(f"ratio rftgym / TRL: {ours / trl:.2f}x")
     if torch.cuda.is_available():
-        print(f"MFU of the rftgym trainer step: {6 * parameters * ours_train / (args.peak_tflops * 1e12):.1%} "
-              f"({torch.cuda.get_device_name()}, peak {args.peak_tflops:g} TFLOP/s)")
+        print(
+            f"MFU of the rftgym trainer step: {6 * parameters * ours_train / (args.peak_tflops * 1e12):.1%} "
+            f"({torch.cuda.get_device_name()}, peak {args.peak_tflops:g} TFLOP/s)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A researcher's new environment: a unit-conversion desk with two tools, rewards and an oracle.
 
-    python examples/custom_env.py                      # roll out with the oracle (no model needed)
-    python examples/custom_env.py --base-url http://localhost:8000/v1 --model my-model
+python examples/custom_env.py                      # roll out with the oracle (no model needed)
+python examples/custom_env.py --base-url http://localhost:8000/v1 --model my-model
 """
 
 import argparse
@@ -22,8 +22,15 @@ class UnitDeskEnv(ChatEnv):
         tasks = []
         for i in range(num_tasks or 20):
             (src, dst), value = list(FACTORS)[i % len(FACTORS)], 3 + (i + offset) % 17
-            tasks.append(Task(id=f"units-{split}-{i}", split=split, prompt=f"How many {dst} is {value} {src}?",
-                              answer=value * FACTORS[src, dst], metadata={"from": src, "to": dst, "value": value}))
+            tasks.append(
+                Task(
+                    id=f"units-{split}-{i}",
+                    split=split,
+                    prompt=f"How many {dst} is {value} {src}?",
+                    answer=value * FACTORS[src, dst],
+                    metadata={"from": src, "to": dst, "value": value},
+                )
+            )
         return tasks
 
     def task_by_id(self, task_id):
@@ -65,8 +72,11 @@ class UnitDeskEnv(ChatEnv):
     def oracle_action(self):
         m = self.task.metadata
         asked = any(msg["role"] == "tool" for msg in self.messages)
-        name, args = (("give_answer", f'{{"value": {self.task.answer}}}') if asked else
-                      ("conversion_factor", f'{{"from_unit": "{m["from"]}", "to_unit": "{m["to"]}"}}'))
+        name, args = (
+            ("give_answer", f'{{"value": {self.task.answer}}}')
+            if asked
+            else ("conversion_factor", f'{{"from_unit": "{m["from"]}", "to_unit": "{m["to"]}"}}')
+        )
         call = {"id": f"call_{self.turn}", "type": "function", "function": {"name": name, "arguments": args}}
         return {"role": "assistant", "content": None, "tool_calls": [call]}
 

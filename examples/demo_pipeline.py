@@ -19,9 +19,9 @@ from rich.console import Console
 
 import rftgym
 from rftgym.serving import ModelServer
-from rftgym.trajectories import stats_table, summarize
 from rftgym.training import GRPOTrainer, TrainConfig, trajectories_to_tensors
 from rftgym.training.online import OnlineConfig, train_online
+from rftgym.trajectories import stats_table, summarize
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--model", default="tiny", help="HF folder, hub id, or 'tiny' (default)")
@@ -35,8 +35,11 @@ args.out.mkdir(parents=True)
 
 # env -> (env arguments, tasks, samples per task). Retail's policy document makes ~10k-token
 # prompts for a byte-level model, so it plays fewer episodes on CPU.
-ENVS = {"rftgym/MathTools-v0": ({"max_turns": 3}, 4, 4), "rftgym/CodeSandbox-v0": ({"max_turns": 2}, 4, 4),
-        "rftgym/Retail-v0": ({"max_turns": 2}, 2, 2)}
+ENVS = {
+    "rftgym/MathTools-v0": ({"max_turns": 3}, 4, 4),
+    "rftgym/CodeSandbox-v0": ({"max_turns": 2}, 4, 4),
+    "rftgym/Retail-v0": ({"max_turns": 2}, 2, 2),
+}
 
 console.rule("1. serve")
 files = []
@@ -47,8 +50,17 @@ with ModelServer(args.model, served_name="policy", default_max_tokens=args.max_t
     for env_id, (env_kwargs, num_tasks, group_size) in ENVS.items():
         out = args.out / f"{env_id.split('/')[1]}.jsonl"
         try:
-            rftgym.rollout(env_id, policy, out, env_kwargs=env_kwargs, split="test", num_tasks=num_tasks, group_size=group_size,
-                           concurrency=16, progress=False)
+            rftgym.rollout(
+                env_id,
+                policy,
+                out,
+                env_kwargs=env_kwargs,
+                split="test",
+                num_tasks=num_tasks,
+                group_size=group_size,
+                concurrency=16,
+                progress=False,
+            )
         except Exception as exc:  # e.g. no Docker engine for the code env: say so and go on
             console.print(f"[yellow]{env_id} skipped:[/] {exc}")
             continue
@@ -58,14 +70,23 @@ with ModelServer(args.model, served_name="policy", default_max_tokens=args.max_t
         files.append(out)
 
 console.rule("3. train on the trajectory files")
-trainer = GRPOTrainer(TrainConfig(model=args.model, output_dir=args.out / "offline", learning_rate=1e-4,
-                                  batch_size=16, micro_batch_size=1))
+trainer = GRPOTrainer(
+    TrainConfig(
+        model=args.model, output_dir=args.out / "offline", learning_rate=1e-4, batch_size=16, micro_batch_size=1
+    )
+)
 batch = trajectories_to_tensors(files, trainer.tokenizer)
-console.print(f"{len(batch.episodes)} episodes, {int(batch.loss_mask.sum())} sampled tokens, "
-              f"{len(batch.drift)} left out for template drift")
-trainer.fit(batch, on_step=lambda step, m: console.print(
-    f"step {step}: reward {m['critic/rewards/mean']:+.3f}  entropy {m['actor/entropy']:.2f}  "
-    f"{m['perf/tokens_per_s']:.0f} tokens/s"))
+console.print(
+    f"{len(batch.episodes)} episodes, {int(batch.loss_mask.sum())} sampled tokens, "
+    f"{len(batch.drift)} left out for template drift"
+)
+trainer.fit(
+    batch,
+    on_step=lambda step, m: console.print(
+        f"step {step}: reward {m['critic/rewards/mean']:+.3f}  entropy {m['actor/entropy']:.2f}  "
+        f"{m['perf/tokens_per_s']:.0f} tokens/s"
+    ),
+)
 
 console.rule("4. online loop on rftgym/Letters-v0")
 curve = []
@@ -76,8 +97,19 @@ def show(step: int, metrics: dict) -> None:
     console.print(f"step {step:3d}  reward {curve[-1]:.3f}  " + "#" * round(40 * curve[-1]))
 
 
-train_online(OnlineConfig("rftgym/Letters-v0", steps=args.online_steps, tasks_per_step=4, group_size=8,
-                          max_tokens=8, val_every=5, val_tasks=8),
-             TrainConfig(model=args.model, output_dir=args.out / "online", learning_rate=1e-2,
-                         batch_size=32, micro_batch_size=32), on_step=show)
+train_online(
+    OnlineConfig(
+        "rftgym/Letters-v0",
+        steps=args.online_steps,
+        tasks_per_step=4,
+        group_size=8,
+        max_tokens=8,
+        val_every=5,
+        val_tasks=8,
+    ),
+    TrainConfig(
+        model=args.model, output_dir=args.out / "online", learning_rate=1e-2, batch_size=32, micro_batch_size=32
+    ),
+    on_step=show,
+)
 console.print(f"reward {curve[0]:.3f} -> {curve[-1]:.3f}; plots: {args.out / 'online' / 'plots'}")

@@ -1,10 +1,10 @@
 """Roll out the math env against a local OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, rftgym serve).
 
-    vllm serve Qwen/Qwen2.5-0.5B-Instruct --enable-auto-tool-choice --tool-call-parser hermes
-    python examples/rollout_local_endpoint.py --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-0.5B-Instruct
+vllm serve Qwen/Qwen2.5-0.5B-Instruct --enable-auto-tool-choice --tool-call-parser hermes
+python examples/rollout_local_endpoint.py --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-0.5B-Instruct
 
-    ollama serve && ollama pull qwen2.5:0.5b
-    python examples/rollout_local_endpoint.py --base-url http://localhost:11434/v1 --model qwen2.5:0.5b
+ollama serve && ollama pull qwen2.5:0.5b
+python examples/rollout_local_endpoint.py --base-url http://localhost:11434/v1 --model qwen2.5:0.5b
 """
 
 import argparse
@@ -21,8 +21,15 @@ args = parser.parse_args()
 
 # Token ids and logprobs are asked for (vLLM returns them; the trainer uses them verbatim).
 policy = rftgym.ChatPolicy(args.base_url, args.model, temperature=0.8, max_tokens=512, timeout=120)
-result = rftgym.rollout("rftgym/MathTools-v0", policy, args.out, split="test",
-                        num_tasks=args.num_tasks, group_size=args.group_size, concurrency=16)
+result = rftgym.rollout(
+    "rftgym/MathTools-v0",
+    policy,
+    args.out,
+    split="test",
+    num_tasks=args.num_tasks,
+    group_size=args.group_size,
+    concurrency=16,
+)
 
 summary = rftgym.summarize(rftgym.read_trajectories(args.out))
 print(f"wrote {result.written} episodes ({result.errors} with errors) to {args.out}")

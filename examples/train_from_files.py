@@ -30,8 +30,10 @@ path = resolve_model(args.model)
 tokenizer = AutoTokenizer.from_pretrained(path)
 model = AutoModelForCausalLM.from_pretrained(path)
 batch = trajectories_to_tensors(args.files, tokenizer, advantage="grpo")
-print(f"{len(batch.episodes)} episodes -> {len(batch)} sequences, {int(batch.loss_mask.sum())} sampled tokens, "
-      f"{len(batch.drift)} left out for template drift")
+print(
+    f"{len(batch.episodes)} episodes -> {len(batch)} sequences, {int(batch.loss_mask.sum())} sampled tokens, "
+    f"{len(batch.drift)} left out for template drift"
+)
 
 optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
 for epoch in range(args.epochs):

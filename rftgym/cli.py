@@ -44,42 +44,73 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rftgym", description="Multi-turn agentic RFT: envs, rollouts, trajectory files.")
+    parser = argparse.ArgumentParser(
+        prog="rftgym", description="Multi-turn agentic RFT: envs, rollouts, trajectory files."
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("envs", help="list the registered environments; `envs lint` checks their tasks")
     p.set_defaults(func=cmd_envs)
     lint = p.add_subparsers(metavar="[lint]").add_parser(
-        "lint", help="check that every task's reference actions are valid, change the database and follow the policy")
-    lint.add_argument("env_ids", nargs="*", metavar="ENV_ID", help="envs to lint (default: every env with a task linter)")
-    lint.add_argument("--num-train", type=int, default=100, help="train tasks checked besides the test split (default: 100)")
+        "lint", help="check that every task's reference actions are valid, change the database and follow the policy"
+    )
+    lint.add_argument(
+        "env_ids", nargs="*", metavar="ENV_ID", help="envs to lint (default: every env with a task linter)"
+    )
+    lint.add_argument(
+        "--num-train", type=int, default=100, help="train tasks checked besides the test split (default: 100)"
+    )
     lint.set_defaults(func=cmd_envs_lint)
 
     p = sub.add_parser("rollout", help="play episodes of an env with a policy and write a trajectory file")
     p.add_argument("env_id", help="Gymnasium id, e.g. rftgym/MathTools-v0")
-    p.add_argument("--policy", default="openai", choices=["openai", "oracle", "noop"],
-                   help="openai: an OpenAI-compatible endpoint; oracle/noop: validation policies that need no model")
-    p.add_argument("--base-url", help="the endpoint, e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, rftgym serve)")
+    p.add_argument(
+        "--policy",
+        default="openai",
+        choices=["openai", "oracle", "noop"],
+        help="openai: an OpenAI-compatible endpoint; oracle/noop: validation policies that need no model",
+    )
+    p.add_argument(
+        "--base-url", help="the endpoint, e.g. http://localhost:8000/v1 (vLLM, Ollama, llama.cpp, rftgym serve)"
+    )
     p.add_argument("--model", help="model name to request from the endpoint")
     p.add_argument("--api-key", default="EMPTY", help="API key sent to the endpoint (default: EMPTY)")
-    p.add_argument("--tool-format", default="native", choices=["native", "text"],
-                   help="native: the endpoint's tool calling; text: tools described in the prompt and "
-                        "<tool_call> / ReAct calls parsed from the reply, for text-only models")
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="keyword argument for gymnasium.make (VALUE is parsed as JSON when it can be); repeatable")
+    p.add_argument(
+        "--tool-format",
+        default="native",
+        choices=["native", "text"],
+        help="native: the endpoint's tool calling; text: tools described in the prompt and "
+        "<tool_call> / ReAct calls parsed from the reply, for text-only models",
+    )
+    p.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for gymnasium.make (VALUE is parsed as JSON when it can be); repeatable",
+    )
     p.add_argument("--split", default="test", help="task split to play (default: test)")
     p.add_argument("--num-tasks", type=int, help="play the first N tasks of the split (default: all)")
     p.add_argument("--group-size", type=int, default=1, help="episodes per task (default: 1)")
     p.add_argument("--concurrency", type=int, default=8, help="episodes played at once (default: 8)")
     p.add_argument("--max-turns", type=int, help="assistant turns before an episode is truncated (env default)")
-    p.add_argument("--user-base-url", help="customer-service envs: an OpenAI-compatible endpoint for an LLM customer "
-                                           "(default: the scripted customer, no model needed)")
+    p.add_argument(
+        "--user-base-url",
+        help="customer-service envs: an OpenAI-compatible endpoint for an LLM customer "
+        "(default: the scripted customer, no model needed)",
+    )
     p.add_argument("--user-model", help="customer-service envs: the LLM customer's model name")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     p.add_argument("--max-tokens", type=int, help="max tokens per assistant turn")
-    p.add_argument("--timeout", type=float, default=120.0, help="deadline per policy request in seconds, retries included")
-    p.add_argument("--turn-timeout", type=float, default=600.0,
-                   help="seconds one turn (policy call plus env step) may take before the episode is cut off")
+    p.add_argument(
+        "--timeout", type=float, default=120.0, help="deadline per policy request in seconds, retries included"
+    )
+    p.add_argument(
+        "--turn-timeout",
+        type=float,
+        default=600.0,
+        help="seconds one turn (policy call plus env step) may take before the episode is cut off",
+    )
     p.add_argument("--episode-timeout", type=float, default=1800.0, help="seconds one episode may take in all")
     p.add_argument("--out", type=Path, help="trajectory file (default: runs/<env>-<time>.jsonl)")
     p.add_argument("--resume", action="store_true", help="skip the episodes already in --out")
@@ -100,25 +131,39 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rescore", help="recompute every reward of a trajectory file with a rubric, into a new file")
     p.add_argument("file", type=Path)
-    p.add_argument("--rubric", help="module:attr of a rftgym.rewards.Rubric (or an env class, or a function "
-                                    "returning one); default: each episode's env's own rubric")
+    p.add_argument(
+        "--rubric",
+        help="module:attr of a rftgym.rewards.Rubric (or an env class, or a function "
+        "returning one); default: each episode's env's own rubric",
+    )
     p.add_argument("--out", type=Path, required=True, help="the new trajectory file (must not exist)")
-    p.add_argument("--judge-base-url", help="OpenAI-compatible endpoint of the LLM judge, for rubrics that build "
-                                            "theirs with LLMJudge.from_env (sets RFTGYM_JUDGE_BASE_URL)")
+    p.add_argument(
+        "--judge-base-url",
+        help="OpenAI-compatible endpoint of the LLM judge, for rubrics that build "
+        "theirs with LLMJudge.from_env (sets RFTGYM_JUDGE_BASE_URL)",
+    )
     p.add_argument("--judge-model", help="the judge model (sets RFTGYM_JUDGE_MODEL)")
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("export", help="write a fine-tuning dataset from trajectory files or an env's task split")
     p.add_argument("files", nargs="*", type=Path, help="trajectory files (or use --env)")
-    p.add_argument("--format", required=True, choices=["bedrock-rft", "openai-sft"],
-                   help="bedrock-rft: prompts + reference_answer (+ tools) for Bedrock/Nova RFT; "
-                        "openai-sft: the successful episodes as chat fine-tuning data")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["bedrock-rft", "openai-sft"],
+        help="bedrock-rft: prompts + reference_answer (+ tools) for Bedrock/Nova RFT; "
+        "openai-sft: the successful episodes as chat fine-tuning data",
+    )
     p.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     p.add_argument("--env", help="bedrock-rft from an env's tasks instead of files, e.g. rftgym/MathTools-v0")
     p.add_argument("--split", default="train", help="with --env: the task split (default: train)")
     p.add_argument("--num-tasks", type=int, help="with --env: the first N tasks of the split")
-    p.add_argument("--threshold", type=float, default=1.0,
-                   help="openai-sft: the total reward an episode needs to be exported (default: 1.0)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=1.0,
+        help="openai-sft: the total reward an episode needs to be exported (default: 1.0)",
+    )
     p.add_argument("--limit", type=int, help="write at most N records")
     p.set_defaults(func=cmd_export)
 
@@ -128,12 +173,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000; 0 picks a free one)")
     p.add_argument("--device", help="cuda, cpu... (default: cuda when available)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                   help="weights dtype (auto: bf16 on GPU, fp32 on CPU)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="weights dtype (auto: bf16 on GPU, fp32 on CPU)",
+    )
     p.add_argument("--max-batch-size", type=int, default=64, help="most completions decoded together (default: 64)")
     p.add_argument("--default-max-tokens", type=int, default=512, help="token budget of requests that set none")
-    p.add_argument("--watch", type=Path, help="hot-reload the newest checkpoint appearing in this folder "
-                                               "(a trainer's OUTPUT_DIR/checkpoints)")
+    p.add_argument(
+        "--watch",
+        type=Path,
+        help="hot-reload the newest checkpoint appearing in this folder (a trainer's OUTPUT_DIR/checkpoints)",
+    )
     p.add_argument("--seed", type=int, help="seed of the sampling of requests that bring no seed")
     p.set_defaults(func=cmd_serve)
 
@@ -146,11 +198,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=256, help="--online: tokens per assistant turn (default: 256)")
     p.add_argument("--val-every", type=int, default=5, help="--online: validate on the test split every N steps")
     p.add_argument("--val-tasks", type=int, default=16, help="--online: test tasks per validation (default: 16)")
-    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="--online: keyword argument for gymnasium.make; repeatable")
+    p.add_argument(
+        "--env-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="--online: keyword argument for gymnasium.make; repeatable",
+    )
     p.add_argument("--model", default="tiny", help="starting weights: a local HF folder, a hub id or 'tiny'")
-    p.add_argument("--output-dir", type=Path, default=Path("runs/train"),
-                   help="metrics.jsonl, plots/ and checkpoints/ go here (default: runs/train)")
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("runs/train"),
+        help="metrics.jsonl, plots/ and checkpoints/ go here (default: runs/train)",
+    )
     p.add_argument("--advantage", default="grpo", help="advantage estimator: grpo or turn (default: grpo)")
     p.add_argument("--gamma", type=float, default=1.0, help="discount of later turns for --advantage turn")
     p.add_argument("--lr", type=float, default=1e-6, help="learning rate (default: 1e-6)")
@@ -158,9 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--micro-batch-size", type=int, default=8, help="sequences per forward/backward (default: 8)")
     p.add_argument("--epochs", type=int, default=1, help="passes over the data (default: 1)")
     p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting model (default: 0, off)")
-    p.add_argument("--temperature", type=float,
-                   help="the data's sampling temperature (default: what the files record, else 1.0; "
-                        "--online: the rollouts' temperature, default 1.0)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help="the data's sampling temperature (default: what the files record, else 1.0; "
+        "--online: the rollouts' temperature, default 1.0)",
+    )
     p.add_argument("--max-length", type=int, help="leave out episodes longer than this many tokens")
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps (default: only at the end)")
     p.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations (GPU memory)")
@@ -174,8 +238,13 @@ def _parser() -> argparse.ArgumentParser:
     box = p.add_subparsers(required=True, metavar="ACTION")
     q = box.add_parser("build-image", help="build the sandbox image from Debian packages (no registry needed)")
     q.add_argument("--tag", help="image tag (default: the tag the sandbox uses)")
-    q.add_argument("--package", action="append", default=[], metavar="DEB",
-                   help="extra Debian package for tasks, e.g. python3-numpy; repeatable")
+    q.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="DEB",
+        help="extra Debian package for tasks, e.g. python3-numpy; repeatable",
+    )
     q.add_argument("--mirror", help="Debian mirror URI (default: the one the machine's apt sources name)")
     q.add_argument("--suite", help="Debian release with --mirror, e.g. bookworm")
     q.set_defaults(func=cmd_sandbox_build_image)
@@ -238,10 +307,17 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         raise UserError("--resume needs --out FILE (the file to continue)")
     out = args.out or Path("runs") / f"{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     try:
-        policy = make_policy(args.policy, base_url=args.base_url, model=args.model, tool_format=args.tool_format,
-                             api_key=args.api_key,
-                             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
-                             timeout=args.timeout)
+        policy = make_policy(
+            args.policy,
+            base_url=args.base_url,
+            model=args.model,
+            tool_format=args.tool_format,
+            api_key=args.api_key,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            seed=args.seed,
+            timeout=args.timeout,
+        )
     except ValueError as e:
         raise UserError(str(e)) from None
     if hasattr(policy, "check"):
@@ -250,17 +326,31 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         except Exception as e:
             raise UserError(str(e)) from None
     try:
-        result = rollout(env_id, policy, out, env_kwargs=env_kwargs, split=args.split, num_tasks=args.num_tasks,
-                         group_size=args.group_size, concurrency=args.concurrency, seed=args.seed,
-                         resume=args.resume, progress=not args.no_progress,
-                         turn_timeout=args.turn_timeout, episode_timeout=args.episode_timeout)
+        result = rollout(
+            env_id,
+            policy,
+            out,
+            env_kwargs=env_kwargs,
+            split=args.split,
+            num_tasks=args.num_tasks,
+            group_size=args.group_size,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            resume=args.resume,
+            progress=not args.no_progress,
+            turn_timeout=args.turn_timeout,
+            episode_timeout=args.episode_timeout,
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot run {env_id}: {e}") from None
     if result.written + result.skipped:
         Console().print(stats_table(summarize(read_trajectories(out))))
     note = " (interrupted: run again with --resume to finish)" if result.interrupted else ""
-    console.print(f"{result.written} episodes written, {result.skipped} already there, "
-                  f"{result.errors} with errors -> {out}{note}", highlight=False)
+    console.print(
+        f"{result.written} episodes written, {result.skipped} already there, "
+        f"{result.errors} with errors -> {out}{note}",
+        highlight=False,
+    )
     return 130 if result.interrupted else 0
 
 
@@ -288,8 +378,14 @@ def _per_task_table(rows: list[dict]) -> Any:
     for name in ("episodes", "mean reward", "success rate", "errors"):
         table.add_column(name, justify="right")
     for row in rows:
-        table.add_row(row["env_id"], row["task_id"], str(row["episodes"]), f"{row['reward']:.3f}",
-                      f"{row['success_rate']:.3f}", str(row["errors"]))
+        table.add_row(
+            row["env_id"],
+            row["task_id"],
+            str(row["episodes"]),
+            f"{row['reward']:.3f}",
+            f"{row['success_rate']:.3f}",
+            str(row["errors"]),
+        )
     return table
 
 
@@ -344,7 +440,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             records = export.trajectories_to_bedrock(_read_all(args.files), EnvTasks().task)
         else:
             records = export.sft_records(_read_all(args.files), args.threshold)
-        records = list(records)[:args.limit]
+        records = list(records)[: args.limit]
         warning = export.check_bedrock_size(len(records)) if args.format == "bedrock-rft" else None
     except (KeyError, ValueError) as e:
         raise UserError(str(e)) from None
@@ -359,9 +455,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rftgym.serving import serve_forever
 
     try:
-        serve_forever(args.model, served_name=args.served_model_name, host=args.host, port=args.port,
-                      device=args.device, dtype=args.dtype, max_batch_size=args.max_batch_size,
-                      default_max_tokens=args.default_max_tokens, watch=args.watch, seed=args.seed)
+        serve_forever(
+            args.model,
+            served_name=args.served_model_name,
+            host=args.host,
+            port=args.port,
+            device=args.device,
+            dtype=args.dtype,
+            max_batch_size=args.max_batch_size,
+            default_max_tokens=args.default_max_tokens,
+            watch=args.watch,
+            seed=args.seed,
+        )
     except (OSError, ValueError) as e:
         raise UserError(f"cannot serve {args.model}: {' '.join(str(e).split())[:300]}") from None
     return 0
@@ -374,40 +479,63 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError("give trajectory files or --online ENV_ID (not both)")
     for path in args.files:
         _check_file(path)
-    config = TrainConfig(model=args.model, output_dir=args.output_dir, learning_rate=args.lr,
-                         batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, epochs=args.epochs,
-                         kl_coef=args.kl_coef, temperature=args.temperature or 1.0, save_every=args.save_every,
-                         gradient_checkpointing=args.gradient_checkpointing, lora_rank=args.lora_rank,
-                         device=args.device, seed=args.seed)
+    config = TrainConfig(
+        model=args.model,
+        output_dir=args.output_dir,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        micro_batch_size=args.micro_batch_size,
+        epochs=args.epochs,
+        kl_coef=args.kl_coef,
+        temperature=args.temperature or 1.0,
+        save_every=args.save_every,
+        gradient_checkpointing=args.gradient_checkpointing,
+        lora_rank=args.lora_rank,
+        device=args.device,
+        seed=args.seed,
+    )
 
     def show(step: int, metrics: dict[str, float]) -> None:
-        console.print(f"step {step}: reward {metrics['critic/rewards/mean']:.3f}  "
-                      f"entropy {metrics['actor/entropy']:.3f}  clipfrac {metrics['actor/pg_clipfrac']:.3f}  "
-                      f"grad_norm {metrics['actor/grad_norm']:.3f}  {metrics['perf/tokens_per_s']:.0f} tokens/s"
-                      + "".join(f"  val {v:.3f}" for k, v in metrics.items() if k.startswith("val-score")),
-                      highlight=False)
+        console.print(
+            f"step {step}: reward {metrics['critic/rewards/mean']:.3f}  "
+            f"entropy {metrics['actor/entropy']:.3f}  clipfrac {metrics['actor/pg_clipfrac']:.3f}  "
+            f"grad_norm {metrics['actor/grad_norm']:.3f}  {metrics['perf/tokens_per_s']:.0f} tokens/s"
+            + "".join(f"  val {v:.3f}" for k, v in metrics.items() if k.startswith("val-score")),
+            highlight=False,
+        )
 
     if args.online:
         return _train_online(args, config, show)
     try:
         trainer = GRPOTrainer(config, resume=args.resume)
-        batch = trajectories_to_tensors(args.files, trainer.tokenizer, advantage=args.advantage,
-                                        options=AdvantageOptions(gamma=args.gamma), max_length=args.max_length)
+        batch = trajectories_to_tensors(
+            args.files,
+            trainer.tokenizer,
+            advantage=args.advantage,
+            options=AdvantageOptions(gamma=args.gamma),
+            max_length=args.max_length,
+        )
     except (OSError, ValueError, ImportError) as e:
         raise UserError(" ".join(str(e).split())[:300]) from None
     for drift in batch.drift:
         console.print(f"[yellow]drift:[/] {drift}", highlight=False)
     left_out = ", ".join(f"{n} {reason}" for reason, n in batch.skipped.items())
-    console.print(f"{len(batch.episodes)} episodes, {len(batch)} sequences, {int(batch.loss_mask.sum())} sampled "
-                  f"tokens; left out: {len(batch.drift)} drift{', ' + left_out if left_out else ''}", highlight=False)
+    console.print(
+        f"{len(batch.episodes)} episodes, {len(batch)} sequences, {int(batch.loss_mask.sum())} sampled "
+        f"tokens; left out: {len(batch.drift)} drift{', ' + left_out if left_out else ''}",
+        highlight=False,
+    )
     if not len(batch):
         raise UserError("no episodes to train on")
     if args.temperature is None and batch.temperature:  # greedy data (0) is scored at 1
         trainer.config.temperature = batch.temperature
     console.print(f"scoring tokens at temperature {trainer.config.temperature:g}", highlight=False)
     trainer.fit(batch, on_step=show)
-    console.print(f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
-                  f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}", highlight=False)
+    console.print(
+        f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
+        f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}",
+        highlight=False,
+    )
     return 0
 
 
@@ -415,19 +543,29 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
     from rftgym.training import AdvantageOptions
     from rftgym.training.online import OnlineConfig, train_online
 
-    online = OnlineConfig(_check_env_id(args.online), steps=args.steps, tasks_per_step=args.tasks_per_step,
-                          group_size=args.group_size, temperature=args.temperature or 1.0, max_tokens=args.max_tokens,
-                          val_every=args.val_every, val_tasks=args.val_tasks, advantage=args.advantage,
-                          options=AdvantageOptions(gamma=args.gamma),
-                          env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg))
+    online = OnlineConfig(
+        _check_env_id(args.online),
+        steps=args.steps,
+        tasks_per_step=args.tasks_per_step,
+        group_size=args.group_size,
+        temperature=args.temperature or 1.0,
+        max_tokens=args.max_tokens,
+        val_every=args.val_every,
+        val_tasks=args.val_tasks,
+        advantage=args.advantage,
+        options=AdvantageOptions(gamma=args.gamma),
+        env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg),
+    )
     try:
         history = train_online(online, config, resume=args.resume, on_step=show)
     except (OSError, ValueError, ImportError, RuntimeError) as e:
         raise UserError(" ".join(str(e).split())[:300]) from None
     final = history[-1].get("val-score/rewards/mean@1") if history else None
-    console.print(f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, plots "
-                  f"{config.output_dir}/plots" + (f"; final val-score {final:.3f}" if final is not None else ""),
-                  highlight=False)
+    console.print(
+        f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, plots "
+        f"{config.output_dir}/plots" + (f"; final val-score {final:.3f}" if final is not None else ""),
+        highlight=False,
+    )
     return 0
 
 
@@ -494,8 +632,13 @@ def cmd_sandbox_build_image(args: argparse.Namespace) -> int:
         raise UserError("--mirror and --suite go together")
     mirror = Mirror(args.mirror, args.suite) if args.mirror else None
     try:
-        build_image(args.tag or DEFAULT_IMAGE, args.package, mirror, _sandbox_client(),
-                    log=lambda line: console.print(line, highlight=False))
+        build_image(
+            args.tag or DEFAULT_IMAGE,
+            args.package,
+            mirror,
+            _sandbox_client(),
+            log=lambda line: console.print(line, highlight=False),
+        )
     except ImageBuildError as e:
         raise UserError(str(e)) from None
     return 0

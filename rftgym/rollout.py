@@ -132,8 +132,7 @@ async def arollout(
     if resume and done:
         result.run_id = next(read_trajectories(out, errors="skip")).run_id
     probe = make_env()
-    tasks = ([probe.unwrapped.task_by_id(t) for t in task_ids] if task_ids
-             else probe.unwrapped.tasks(split, num_tasks))
+    tasks = [probe.unwrapped.task_by_id(t) for t in task_ids] if task_ids else probe.unwrapped.tasks(split, num_tasks)
     probe.close()
     episodes = [_Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
     result.skipped = sum(e.id in done for e in episodes)
@@ -144,13 +143,15 @@ async def arollout(
     meta = {"split": split, "env_kwargs": env_kwargs, "seed": seed}
     executor = concurrent.futures.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="rftgym-env")
     with TrajectoryWriter(out, resume=resume) as writer, _progress(progress, len(queue)) as bar:
+
         async def worker() -> None:
             env = None
             while queue:
                 episode = queue.pop()
                 env = env or make_env()
-                traj, env_ok = await _play(env, policy, episode, env_id, result.run_id, meta,
-                                           executor, episode_timeout, turn_timeout)
+                traj, env_ok = await _play(
+                    env, policy, episode, env_id, result.run_id, meta, executor, episode_timeout, turn_timeout
+                )
                 _write(writer, traj)
                 if not env_ok:  # a step was abandoned mid-way: never reuse that env
                     env = None
@@ -169,15 +170,30 @@ async def arollout(
     return result
 
 
-async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: str, run_id: str,
-                meta: dict, executor: concurrent.futures.Executor,
-                episode_timeout: float, turn_timeout: float) -> tuple[Trajectory, bool]:
+async def _play(
+    env: gymnasium.Env,
+    policy: Policy,
+    episode: _Episode,
+    env_id: str,
+    run_id: str,
+    meta: dict,
+    executor: concurrent.futures.Executor,
+    episode_timeout: float,
+    turn_timeout: float,
+) -> tuple[Trajectory, bool]:
     """Play one episode; never raises (except cancellation). Returns the trajectory and whether
     the env is still in a known state (False after a step was abandoned by a time limit)."""
     loop = asyncio.get_running_loop()
-    traj = Trajectory(id=episode.id, run_id=run_id, env_id=env_id, task_id=episode.task.id,
-                      group_id=episode.task.id, sample_index=episode.sample_index,
-                      policy=policy.describe(), metadata={**meta, "episode_seed": episode.seed})
+    traj = Trajectory(
+        id=episode.id,
+        run_id=run_id,
+        env_id=env_id,
+        task_id=episode.task.id,
+        group_id=episode.task.id,
+        sample_index=episode.sample_index,
+        policy=policy.describe(),
+        metadata={**meta, "episode_seed": episode.seed},
+    )
     started, deadline = time.time(), time.monotonic() + episode_timeout
     env_ok = True
 
@@ -190,8 +206,9 @@ async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: s
             return await within(awaitable, max(budget, 0.0))
         except asyncio.TimeoutError:
             limit = "turn" if budget >= turn_timeout else "episode"
-            raise EpisodeTimeout(f"{limit} time limit ({turn_timeout if limit == 'turn' else episode_timeout:g}s) "
-                                 f"ran out during {what}") from None
+            raise EpisodeTimeout(
+                f"{limit} time limit ({turn_timeout if limit == 'turn' else episode_timeout:g}s) ran out during {what}"
+            ) from None
 
     try:
         messages, info = await limited(in_thread(env.reset, seed=episode.seed, options={"task": episode.task}), "reset")
@@ -201,9 +218,15 @@ async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: s
             reply = await limited(policy.act(traj.messages, traj.tools, env), "the policy call")
             t1 = time.perf_counter()
             traj.messages.append(reply.message)
-            turn = Turn(message_index=len(traj.messages) - 1, finish_reason=reply.finish_reason,
-                        prompt_token_ids=reply.prompt_token_ids, completion_token_ids=reply.completion_token_ids,
-                        logprobs=reply.logprobs, usage=reply.usage, policy_latency_s=t1 - t0)
+            turn = Turn(
+                message_index=len(traj.messages) - 1,
+                finish_reason=reply.finish_reason,
+                prompt_token_ids=reply.prompt_token_ids,
+                completion_token_ids=reply.completion_token_ids,
+                logprobs=reply.logprobs,
+                usage=reply.usage,
+                policy_latency_s=t1 - t0,
+            )
             traj.turns.append(turn)
             if reply.weights_version is not None:
                 traj.policy["weights_version"] = reply.weights_version
@@ -223,9 +246,12 @@ async def _play(env: gymnasium.Env, policy: Policy, episode: _Episode, env_id: s
         traj.termination_reason = "error"
         traj.error = {"type": type(e).__name__, "message": str(e) or repr(e)}
     traj.reward = sum(t.reward for t in traj.turns) + traj.outcome_reward
-    traj.timings = {"started_at": started, "duration_s": time.time() - started,
-                    "policy_s": sum(t.policy_latency_s for t in traj.turns),
-                    "env_s": sum(t.env_latency_s for t in traj.turns)}
+    traj.timings = {
+        "started_at": started,
+        "duration_s": time.time() - started,
+        "policy_s": sum(t.policy_latency_s for t in traj.turns),
+        "env_s": sum(t.env_latency_s for t in traj.turns),
+    }
     return traj, env_ok
 
 
@@ -241,8 +267,9 @@ def _write(writer: TrajectoryWriter, traj: Trajectory) -> None:
         writer.write(traj)
 
 
-def _record_step(traj: Trajectory, turn: Turn, obs: list, reward: float, terminated: bool,
-                 truncated: bool, info: dict) -> None:
+def _record_step(
+    traj: Trajectory, turn: Turn, obs: list, reward: float, terminated: bool, truncated: bool, info: dict
+) -> None:
     """Fold one env step's results into the trajectory."""
     traj.messages.extend(obs)
     outcome = info.get("outcome_reward", 0.0)
@@ -275,8 +302,13 @@ def _progress(enabled: bool, total: int):
     if not enabled:
         yield lambda result: None
         return
-    columns = (TextColumn("[bold]rollout"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("reward {task.fields[reward]:.3f}  errors {task.fields[errors]}"))
+    columns = (
+        TextColumn("[bold]rollout"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("reward {task.fields[reward]:.3f}  errors {task.fields[errors]}"),
+    )
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("episodes", total=total, reward=0.0, errors=0)
         yield lambda r: bar.update(task, advance=1, reward=r.mean_reward, errors=r.errors)

@@ -18,11 +18,15 @@ MATH = "rftgym/MathTools-v0"
 
 
 def rftgym(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rftgym", *args], capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "rftgym", *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rftgym", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rftgym", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def wait_for_lines(path, n: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -39,6 +43,7 @@ def slow(responder, seconds: float):
     def respond(request):
         time.sleep(seconds)
         return responder(request)
+
     return respond
 
 
@@ -49,8 +54,19 @@ def test_envs_lists_math():
 
 def test_rollout_oracle_prints_table(tmp_path):
     out = tmp_path / "o.jsonl"
-    result = rftgym("rollout", MATH, "--policy", "oracle", "--num-tasks", "4", "--group-size", "2", "--out", str(out),
-                    "--no-progress")
+    result = rftgym(
+        "rollout",
+        MATH,
+        "--policy",
+        "oracle",
+        "--num-tasks",
+        "4",
+        "--group-size",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     assert "pass@1" in result.stdout and str(out) in result.stderr
     assert len(read_lines(out)) == 8
@@ -59,8 +75,23 @@ def test_rollout_oracle_prints_table(tmp_path):
 def test_kill_9_then_resume_gives_every_episode_exactly_once(tmp_path, math_oracle):
     out = tmp_path / "killed.jsonl"
     with ScriptedServer(respond=slow(math_oracle, 0.01)) as server:
-        args = ["rollout", MATH, "--base-url", server.base_url, "--model", "scripted", "--num-tasks", "30",
-                "--group-size", "2", "--concurrency", "4", "--out", str(out), "--no-progress"]
+        args = [
+            "rollout",
+            MATH,
+            "--base-url",
+            server.base_url,
+            "--model",
+            "scripted",
+            "--num-tasks",
+            "30",
+            "--group-size",
+            "2",
+            "--concurrency",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
         proc = start(*args)
         wait_for_lines(out, 5, proc)
         proc.kill()  # SIGKILL: no clean-up at all
@@ -78,8 +109,23 @@ def test_kill_9_then_resume_gives_every_episode_exactly_once(tmp_path, math_orac
 def test_ctrl_c_stops_cleanly_and_keeps_finished_episodes(tmp_path, math_oracle):
     out = tmp_path / "interrupted.jsonl"
     with ScriptedServer(respond=slow(math_oracle, 0.01)) as server:
-        args = ["rollout", MATH, "--base-url", server.base_url, "--model", "scripted", "--num-tasks", "30",
-                "--group-size", "2", "--concurrency", "4", "--out", str(out), "--no-progress"]
+        args = [
+            "rollout",
+            MATH,
+            "--base-url",
+            server.base_url,
+            "--model",
+            "scripted",
+            "--num-tasks",
+            "30",
+            "--group-size",
+            "2",
+            "--concurrency",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
         proc = start(*args)
         wait_for_lines(out, 3, proc)
         proc.send_signal(signal.SIGINT)
@@ -93,8 +139,18 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_episodes(tmp_path, math_oracle)
 
 
 def test_unreachable_endpoint_is_one_clear_line(tmp_path):
-    result = rftgym("rollout", MATH, "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--out",
-                    str(tmp_path / "x.jsonl"), "--timeout", "2")
+    result = rftgym(
+        "rollout",
+        MATH,
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "--out",
+        str(tmp_path / "x.jsonl"),
+        "--timeout",
+        "2",
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "127.0.0.1:9" in result.stderr
@@ -108,8 +164,12 @@ def test_unknown_env_is_one_clear_line():
 
 def test_bad_files_name_file_and_line(tmp_path):
     good = tmp_path / "good.jsonl"
-    assert rftgym("rollout", MATH, "--policy", "oracle", "--num-tasks", "3", "--out", str(good),
-                  "--no-progress").returncode == 0
+    assert (
+        rftgym(
+            "rollout", MATH, "--policy", "oracle", "--num-tasks", "3", "--out", str(good), "--no-progress"
+        ).returncode
+        == 0
+    )
     lines = good.read_text().splitlines()
     bad = tmp_path / "bad.jsonl"
     bad.write_text(lines[0] + "\n" + "{not json\n" + lines[1] + "\n" + lines[2][: len(lines[2]) // 2])
@@ -120,7 +180,9 @@ def test_bad_files_name_file_and_line(tmp_path):
     assert result.returncode == 2 and f"{bad}:2:" in result.stderr and "Traceback" not in result.stderr
     result = rftgym("stats", str(good), "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["episodes"] == 3
-    assert [row["task_id"] for row in json.loads(result.stdout)["per_task"]] == [l["task_id"] for l in map(json.loads, lines)]
+    assert [row["task_id"] for row in json.loads(result.stdout)["per_task"]] == [
+        l["task_id"] for l in map(json.loads, lines)
+    ]
     result = rftgym("stats", str(good), "--per-task")
     assert result.returncode == 0 and all(json.loads(l)["task_id"] in result.stdout for l in lines)
     assert rftgym("stats", str(tmp_path / "missing.jsonl")).returncode == 2
@@ -128,8 +190,19 @@ def test_bad_files_name_file_and_line(tmp_path):
 
 def test_env_arg_reaches_gymnasium_make(tmp_path):
     out = tmp_path / "e.jsonl"
-    result = rftgym("rollout", MATH, "--policy", "noop", "--env-arg", "max_turns=1", "--num-tasks", "2",
-                    "--out", str(out), "--no-progress")
+    result = rftgym(
+        "rollout",
+        MATH,
+        "--policy",
+        "noop",
+        "--env-arg",
+        "max_turns=1",
+        "--num-tasks",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     assert all(len(l["turns"]) == 1 for l in read_lines(out))
     result = rftgym("rollout", MATH, "--policy", "noop", "--env-arg", "no_such_arg=1", "--out", str(out))
@@ -139,13 +212,33 @@ def test_env_arg_reaches_gymnasium_make(tmp_path):
 def test_examples_run(tmp_path, math_oracle):
     root = os.path.dirname(os.path.dirname(__file__))
     env = {**os.environ, "PYTHONPATH": root}
-    result = subprocess.run([sys.executable, "examples/custom_env.py", "--out", str(tmp_path / "u.jsonl")],
-                            cwd=root, capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, "examples/custom_env.py", "--out", str(tmp_path / "u.jsonl")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "mean reward 1.000" in result.stdout
     with ScriptedServer(respond=math_oracle) as server:
-        result = subprocess.run([sys.executable, "examples/rollout_local_endpoint.py", "--base-url", server.base_url,
-                                 "--model", "scripted", "--out", str(tmp_path / "l.jsonl")],
-                                cwd=root, capture_output=True, text=True, timeout=120, env=env)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "examples/rollout_local_endpoint.py",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "scripted",
+                "--out",
+                str(tmp_path / "l.jsonl"),
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     assert result.returncode == 0, result.stderr
     assert "wrote 32 episodes (0 with errors)" in result.stdout

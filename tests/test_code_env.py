@@ -24,9 +24,13 @@ GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
 
 
 def call(name: str, **arguments) -> dict:
-    return {"role": "assistant", "content": None,
-            "tool_calls": [{"id": f"c-{name}", "type": "function",
-                            "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"c-{name}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        ],
+    }
 
 
 @pytest.fixture
@@ -92,7 +96,10 @@ def test_a_multi_turn_episode_with_the_persistent_session(env):
     obs, reward, *_ = env.step(call("run_python", code="def gcd(a, b):\n    return a * b\ngcd(12, 18)"))
     assert obs[0]["content"] == "216" and reward == 0.0
     obs, *_ = env.step(call("run_tests"))
-    assert "FAIL   gcd(12, 18) returned 216, expected 6" in obs[0]["content"] and "0/2 examples passed" in obs[0]["content"]
+    assert (
+        "FAIL   gcd(12, 18) returned 216, expected 6" in obs[0]["content"]
+        and "0/2 examples passed" in obs[0]["content"]
+    )
     obs, reward, _, _, info = env.step(call("run_python", code="gcd(1)"))
     assert "TypeError" in obs[0]["content"] and info["reward_components"]["execution_errors"] == 1.0
     assert reward == pytest.approx(-0.02)
@@ -134,13 +141,13 @@ ATTACKS = {
     "sys.exit(0) before the tests": "import sys\nsys.exit(0)\n" + GCD,
     "os._exit(0) before the tests": "import os\nos._exit(0)\n" + GCD,
     "__eq__ that is always true": "class Yes(int):\n    def __eq__(self, other):\n        return True\n"
-                                  "    __hash__ = int.__hash__\ndef gcd(a, b):\n    return Yes(0)\n",
+    "    __hash__ = int.__hash__\ndef gcd(a, b):\n    return Yes(0)\n",
     "patched assert and builtins": "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
-                                   "builtins.isinstance = lambda *a: True\n" + WRONG,
+    "builtins.isinstance = lambda *a: True\n" + WRONG,
     "printed fake success": "print('PASSED all tests')\nprint('{\"failures\": [null, null, null, null]}')\n" + WRONG,
     "deleted and rewritten tests": "import os, glob\nfor p in glob.glob('/work/*') + glob.glob('/work/.*'):\n"
-                                   "    try:\n        open(p, 'w').write('{}')\n        os.remove(p)\n"
-                                   "    except OSError:\n        pass\n" + WRONG,
+    "    try:\n        open(p, 'w').write('{}')\n        os.remove(p)\n"
+    "    except OSError:\n        pass\n" + WRONG,
     "a function that never returns": "def gcd(a, b):\n    while True:\n        pass\n",
     "a module that never loads": "while True:\n    pass\n",
     "killing the grader": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + GCD,
@@ -152,7 +159,8 @@ ATTACKS = {
         "            for token in set(re.findall(rb'[0-9a-f]{32}', data)):\n"
         "                for fd in ('/proc/1/fd/1', f'/proc/{os.getppid()}/fd/1'):\n"
         "                    try:\n                        open(fd, 'wb').write(token + b'{\"failures\": [null, null, null, null]}\\n')\n"
-        "                    except OSError:\n                        pass\n" + WRONG),
+        "                    except OSError:\n                        pass\n" + WRONG
+    ),
 }
 
 
@@ -167,9 +175,26 @@ def test_hostile_submissions_score_0(attack):
 
 def start_rollout(out) -> subprocess.Popen:
     """A HumanEval oracle rollout as a user runs it, once it has written 3 episodes."""
-    proc = subprocess.Popen([sys.executable, "-m", "rftgym", "rollout", CODE, "--policy", "oracle", "--env-arg",
-                             "task_source=humaneval", "--concurrency", "4", "--out", str(out), "--no-progress"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "rollout",
+            CODE,
+            "--policy",
+            "oracle",
+            "--env-arg",
+            "task_source=humaneval",
+            "--concurrency",
+            "4",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     end = time.monotonic() + 60
     while not (out.exists() and out.read_text().count("\n") >= 3) and time.monotonic() < end:
         time.sleep(0.1)
@@ -202,9 +227,26 @@ def test_ctrl_c_of_a_rollout_removes_its_containers_before_it_exits(tmp_path):
 
 def test_without_docker_episodes_are_recorded_with_the_error(tmp_path):
     out = tmp_path / "nodocker.jsonl"
-    done = subprocess.run([sys.executable, "-m", "rftgym", "rollout", CODE, "--policy", "oracle", "--num-tasks", "2",
-                           "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "rollout",
+            CODE,
+            "--policy",
+            "oracle",
+            "--num-tasks",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
     assert done.returncode == 0, done.stderr
     errors = [line["error"] for line in read_lines(out)]
     assert len(errors) == 2 and all(e["type"] == "DockerUnavailable" and "dockerd" in e["message"] for e in errors)

@@ -32,9 +32,14 @@ def say(text: str) -> dict:
 
 
 def calls(*pairs: tuple[str, dict]) -> dict:
-    return {"role": "assistant", "content": None,
-            "tool_calls": [{"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-                           for i, (n, a) in enumerate(pairs)]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+            for i, (n, a) in enumerate(pairs)
+        ],
+    }
 
 
 class PlanResponder:
@@ -69,8 +74,12 @@ def test_oracle_over_http_scores_one_on_every_test_task(tmp_path, env_id, concur
         assert line["reward"] == pytest.approx(1.0), line["task_id"]
         assert line["outcome_components"] == {"db_match": 1.0, "outputs_communicated": 1.0, "task_success": 1.0}
         for turn in line["turns"]:
-            assert set(turn["reward_components"]) == {"invalid_tool_calls", "unauthenticated_action",
-                                                      "unconfirmed_write", "forbidden_action"}
+            assert set(turn["reward_components"]) == {
+                "invalid_tool_calls",
+                "unauthenticated_action",
+                "unconfirmed_write",
+                "forbidden_action",
+            }
     summary = rftgym.summarize(rftgym.read_trajectories(out))
     assert summary["pass_hat_k"]["2"]["mean"] == summary["pass_at_k"]["1"]["mean"] == 1.0
 
@@ -138,13 +147,18 @@ def test_compliance_penalties_are_named_per_turn():
     env.step(calls((auth["name"], auth["arguments"])))
     # Another customer's order is forbidden; a write without a "yes" is unconfirmed.
     other = next(o for o, rec in env.db.base["orders"].items() if rec["user_id"] != env.user_id)
-    *_, info = env.step(calls(("get_order_details", {"order_id": other}),
-                              ("cancel_pending_order", {"order_id": order, "reason": "no longer needed"})))
+    *_, info = env.step(
+        calls(
+            ("get_order_details", {"order_id": other}),
+            ("cancel_pending_order", {"order_id": order, "reason": "no longer needed"}),
+        )
+    )
     components = info["reward_components"]
     assert components["forbidden_action"] == 1.0 and components["unconfirmed_write"] == 1.0
     assert any("another customer" in v for v in info["policy_violations"])
-    *_, info = env.step(calls(("cancel_pending_order", {"order_id": "#W0", "reason": "no longer needed"}),
-                              ("nope", {})))
+    *_, info = env.step(
+        calls(("cancel_pending_order", {"order_id": "#W0", "reason": "no longer needed"}), ("nope", {}))
+    )
     assert info["reward_components"]["invalid_tool_calls"] == 2.0
 
 
@@ -163,7 +177,7 @@ def test_confirmed_write_is_clean_and_the_outcome_diff_is_readable():
     obs, reward, terminated, truncated, info = env.step(say("Your order is cancelled."))
     assert terminated and info["termination_reason"] == "user_stop" and STOP in obs[-1]["content"]
     assert info["outcome_components"] == {"db_match": 0.0, "outputs_communicated": 1.0, "task_success": 0.0}
-    assert info["db_diff"] == [f"orders/{order}.cancel_reason: expected \"no longer needed\", got \"ordered by mistake\""]
+    assert info["db_diff"] == [f'orders/{order}.cancel_reason: expected "no longer needed", got "ordered by mistake"']
 
 
 def test_episodes_share_the_base_database_copy_on_write():
@@ -191,8 +205,13 @@ def test_turn_budget_truncates():
 def test_a_changed_generator_fails_the_fixed_test_split():
     env = make()
     suite = env.suite
-    changed = TaskSuite(suite.domain, lambda seed: {**suite.generate_db(seed), "extra": {}}, suite.templates,
-                        suite.test_file, suite.version)
+    changed = TaskSuite(
+        suite.domain,
+        lambda seed: {**suite.generate_db(seed), "extra": {}},
+        suite.templates,
+        suite.test_file,
+        suite.version,
+    )
     with pytest.raises(RuntimeError, match="generator changed"):
         changed.test_tasks()
 
@@ -208,6 +227,7 @@ def test_train_split_is_seeded_and_unbounded():
 
 
 # ----- the LLM customer -----
+
 
 def customer(request: dict) -> dict:
     """An OpenAI-compatible customer model: identifies, confirms, then stops."""
@@ -226,8 +246,14 @@ def test_llm_customer_over_http(tmp_path, env_id):
     out = tmp_path / "llm.jsonl"
     task = next(t for t in make(env_id).tasks("test") if t.metadata["kind"] == "write")
     with ScriptedServer(respond=customer) as server:
-        rftgym.rollout(env_id, rftgym.OraclePolicy(), out, task_ids=[task.id], progress=False,
-                       env_kwargs={"user_base_url": server.base_url, "user_model": "customer"})
+        rftgym.rollout(
+            env_id,
+            rftgym.OraclePolicy(),
+            out,
+            task_ids=[task.id],
+            progress=False,
+            env_kwargs={"user_base_url": server.base_url, "user_model": "customer"},
+        )
         seen = list(server.request_log)
     [line] = read_lines(out)
     assert line["error"] is None and line["termination_reason"] == "user_stop" and line["reward"] == 1.0
@@ -239,15 +265,24 @@ def test_llm_customer_over_http(tmp_path, env_id):
     assert roles == {"system", "user", "assistant"}, "the customer never sees tool calls or results"
 
 
-@pytest.mark.parametrize(("fault", "respond", "message"), [
-    ("400", customer, "customer endpoint failed"),
-    ("ok", lambda request: {"role": "assistant", "content": "Hello! How can I help you today?"}, "broke role"),
-])
+@pytest.mark.parametrize(
+    ("fault", "respond", "message"),
+    [
+        ("400", customer, "customer endpoint failed"),
+        ("ok", lambda request: {"role": "assistant", "content": "Hello! How can I help you today?"}, "broke role"),
+    ],
+)
 def test_llm_customer_failures_are_recorded_as_the_simulator_s(tmp_path, fault, respond, message):
     out = tmp_path / "broken.jsonl"
     with ScriptedServer(respond=respond, fault_script=[fault] * 5) as server:
-        rftgym.rollout(RETAIL, rftgym.OraclePolicy(), out, num_tasks=1, progress=False,
-                       env_kwargs={"user_base_url": server.base_url, "user_model": "customer"})
+        rftgym.rollout(
+            RETAIL,
+            rftgym.OraclePolicy(),
+            out,
+            num_tasks=1,
+            progress=False,
+            env_kwargs={"user_base_url": server.base_url, "user_model": "customer"},
+        )
     [line] = read_lines(out)
     assert line["error"]["type"] == "UserSimulatorError" and message in line["error"]["message"]
 
@@ -260,10 +295,46 @@ def test_llm_customer_needs_a_model():
 def test_cli_rollout_with_an_llm_customer_and_stats_per_domain(tmp_path, capsys):
     retail, airline = tmp_path / "retail.jsonl", tmp_path / "airline.jsonl"
     with ScriptedServer(respond=customer) as server:
-        assert main(["rollout", RETAIL, "--policy", "oracle", "--num-tasks", "3", "--group-size", "2", "--no-progress",
-                     "--user-base-url", server.base_url, "--user-model", "customer", "--out", str(retail)]) == 0
-    assert main(["rollout", "rftgym/Airline-v0", "--policy", "noop", "--num-tasks", "3", "--group-size", "2",
-                 "--no-progress", "--out", str(airline)]) == 0
+        assert (
+            main(
+                [
+                    "rollout",
+                    RETAIL,
+                    "--policy",
+                    "oracle",
+                    "--num-tasks",
+                    "3",
+                    "--group-size",
+                    "2",
+                    "--no-progress",
+                    "--user-base-url",
+                    server.base_url,
+                    "--user-model",
+                    "customer",
+                    "--out",
+                    str(retail),
+                ]
+            )
+            == 0
+        )
+    assert (
+        main(
+            [
+                "rollout",
+                "rftgym/Airline-v0",
+                "--policy",
+                "noop",
+                "--num-tasks",
+                "3",
+                "--group-size",
+                "2",
+                "--no-progress",
+                "--out",
+                str(airline),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["stats", str(retail), str(airline), "--json"]) == 0
     by_env = json.loads(capsys.readouterr().out)["by_env"]
@@ -271,11 +342,19 @@ def test_cli_rollout_with_an_llm_customer_and_stats_per_domain(tmp_path, capsys)
     assert by_env["rftgym/Airline-v0"]["pass_at_k"]["2"]["mean"] == 0.0
 
 
-@pytest.mark.parametrize(("template", "write_call"), [
-    ("refuse_cancel", lambda r: ("cancel_reservation", {"reservation_id": r})),
-    ("refuse_change_basic", lambda r: ("update_reservation_baggages", {
-        "reservation_id": r, "total_baggages": 9, "nonfree_baggages": 0, "payment_method_id": "x"})),
-])
+@pytest.mark.parametrize(
+    ("template", "write_call"),
+    [
+        ("refuse_cancel", lambda r: ("cancel_reservation", {"reservation_id": r})),
+        (
+            "refuse_change_basic",
+            lambda r: (
+                "update_reservation_baggages",
+                {"reservation_id": r, "total_baggages": 9, "nonfree_baggages": 0, "payment_method_id": "x"},
+            ),
+        ),
+    ],
+)
 def test_airline_policy_rules_the_tools_do_not_enforce(template, write_call):
     env = make("rftgym/Airline-v0")
     task = next(t for t in env.tasks("test") if t.metadata["template"] == template)

@@ -38,6 +38,7 @@ def env():
 
 # ----- problem generation -----
 
+
 def test_same_id_same_problem():
     assert problems.generate("train", 123) == problems.generate("train", 123)
     assert problems.generate("test", 42) == problems.generate("test", 42)
@@ -46,10 +47,20 @@ def test_same_id_same_problem():
 
 
 def test_problems_do_not_depend_on_the_process():
-    code = ("from rftgym.envs.math import problems as p; "
-            "print(p.generate('train', 4321).prompt, p.generate('test', 17).prompt)")
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    code = (
+        "from rftgym.envs.math import problems as p; "
+        "print(p.generate('train', 4321).prompt, p.generate('test', 17).prompt)"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert runs == {f"{problems.generate('train', 4321).prompt} {problems.generate('test', 17).prompt}\n"}
 
 
@@ -86,10 +97,16 @@ def test_cached_test_tasks_cannot_be_changed_by_callers():
     assert problems.generate("test", 3).solution and problems.generate("test", 0).metadata["difficulty"] == 1
 
 
-@pytest.mark.parametrize("args, error", [
-    (("valid", 1), ValueError), (("train", -1), ValueError), (("train", 1, 4), ValueError),
-    (("test", 300), IndexError), (("test", 0, 2), ValueError),
-])
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (("valid", 1), ValueError),
+        (("train", -1), ValueError),
+        (("train", 1, 4), ValueError),
+        (("test", 300), IndexError),
+        (("test", 0, 2), ValueError),
+    ],
+)
 def test_bad_generate_arguments(args, error):
     with pytest.raises(error):
         problems.generate(*args)
@@ -112,8 +129,9 @@ def test_every_template_appears_with_varied_text():
 
 
 def test_solutions_evaluate_to_clean_answers():
-    tasks = problems.fixed_test_tasks() + [problems.generate("train", i, level)
-                                           for i in range(400) for level in problems.LEVELS]
+    tasks = problems.fixed_test_tasks() + [
+        problems.generate("train", i, level) for i in range(400) for level in problems.LEVELS
+    ]
     for task in tasks:
         for step in task.solution:
             assert calculate(step["expression"]) == step["result"], (task.id, step)
@@ -123,6 +141,7 @@ def test_solutions_evaluate_to_clean_answers():
 
 
 # ----- the env -----
+
 
 def test_make_and_tasks():
     env = gymnasium.make("rftgym/MathTools-v0").unwrapped
@@ -228,8 +247,12 @@ def test_malformed_tool_call_is_reported_and_the_episode_goes_on(env, bad, kind,
 
 
 def test_several_calls_in_one_turn_are_counted_by_kind(env):
-    turn = calls(call("calculator", {"expression": "7 * 5"}, "a"), call("calculator", "{", "b"),
-                 call("nope", {}, "c"), call("calculator", {"expression": "2 ** 0.5 / 0"}, "d"))
+    turn = calls(
+        call("calculator", {"expression": "7 * 5"}, "a"),
+        call("calculator", "{", "b"),
+        call("nope", {}, "c"),
+        call("calculator", {"expression": "2 ** 0.5 / 0"}, "d"),
+    )
     obs, reward, _, _, info = env.step(turn)
     assert [m["tool_call_id"] for m in obs] == ["a", "b", "c", "d"]
     assert obs[0]["content"] == "35"
@@ -283,7 +306,8 @@ def test_oracle_plays_the_solution_step_by_step():
     task = problems.generate("test", 5)
     total, info, actions = run_oracle(env, task.id)
     assert [json.loads(a["tool_calls"][0]["function"]["arguments"]) for a in actions] == (
-        [{"expression": s["expression"]} for s in task.solution] + [{"answer": task.answer}])
+        [{"expression": s["expression"]} for s in task.solution] + [{"answer": task.answer}]
+    )
     assert [a["tool_calls"][0]["id"] for a in actions] == [f"call_{i}" for i in range(len(actions))]
     assert total == 1.0 and info["termination_reason"] == "submitted"
 
@@ -310,6 +334,7 @@ def test_episode_is_reproducible_under_a_seed():
         while not env.step(env.oracle_action())[2]:
             pass
         return env.render()
+
     assert play(3) == play(3) != play(4)
 
 

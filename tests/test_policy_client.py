@@ -16,8 +16,11 @@ from rftgym.envs.core import ChatEnv
 pytestmark = pytest.mark.timeout(30)
 
 MESSAGES = [{"role": "user", "content": "hello"}]
-CALC = {"name": "calc", "description": "Evaluate an expression.",
-        "parameters": {"type": "object", "properties": {"expr": {"type": "string"}}}}
+CALC = {
+    "name": "calc",
+    "description": "Evaluate an expression.",
+    "parameters": {"type": "object", "properties": {"expr": {"type": "string"}}},
+}
 TOOLS = [{"type": "function", "function": CALC}]
 
 
@@ -91,11 +94,25 @@ def test_tool_calls_become_plain_dicts():
 
 def test_sampling_options_reach_the_request():
     with ScriptedServer() as server:
-        act(server.base_url, temperature=0.3, top_p=0.9, max_tokens=64, seed=11, stop=["\n"],
-            extra_body={"top_k": 5}, request_token_data=False)
+        act(
+            server.base_url,
+            temperature=0.3,
+            top_p=0.9,
+            max_tokens=64,
+            seed=11,
+            stop=["\n"],
+            extra_body={"top_k": 5},
+            request_token_data=False,
+        )
         request = server.request_log[-1]
     assert {k: request[k] for k in ("temperature", "top_p", "max_tokens", "seed", "stop", "top_k")} == {
-        "temperature": 0.3, "top_p": 0.9, "max_tokens": 64, "seed": 11, "stop": ["\n"], "top_k": 5}
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "seed": 11,
+        "stop": ["\n"],
+        "top_k": 5,
+    }
     assert "logprobs" not in request and "return_token_ids" not in request
 
 
@@ -148,8 +165,12 @@ def test_check_fails_on_an_unreachable_endpoint():
 
 def test_describe():
     policy = ChatPolicy("http://127.0.0.1:1/v1/", "m", temperature=0.5, max_tokens=10)
-    assert policy.describe() == {"name": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1",
-                                 "sampling": {"temperature": 0.5, "top_p": None, "max_tokens": 10, "seed": None}}
+    assert policy.describe() == {
+        "name": "openai",
+        "model": "m",
+        "base_url": "http://127.0.0.1:1/v1",
+        "sampling": {"temperature": 0.5, "top_p": None, "max_tokens": 10, "seed": None},
+    }
     asyncio.run(policy.aclose())
 
 
@@ -184,8 +205,9 @@ def test_exhausted_retries_name_the_last_error():
 def test_exhausted_retries_on_garbage():
     with ScriptedServer(fault_script=["garbage"] * 2) as server:
         message, _ = fails(server.base_url, max_attempts=2)
-    assert message.startswith(f"endpoint {server.base_url} failed after 2 attempts: "
-                              "invalid response (JSONDecodeError: Unterminated string")
+    assert message.startswith(
+        f"endpoint {server.base_url} failed after 2 attempts: invalid response (JSONDecodeError: Unterminated string"
+    )
     assert "\n" not in message
 
 

@@ -30,8 +30,16 @@ from rftgym.rewards import (
 TASK = Task(id="t1", split="test", prompt="How much?", answer="1234.5")
 
 
-def ctx(text: str | None = "", *, answer=TASK.answer, messages: list[dict] | None = None, turn: int = 1,
-        results: list | None = None, metadata: dict | None = None, env=None) -> RewardContext:
+def ctx(
+    text: str | None = "",
+    *,
+    answer=TASK.answer,
+    messages: list[dict] | None = None,
+    turn: int = 1,
+    results: list | None = None,
+    metadata: dict | None = None,
+    env=None,
+) -> RewardContext:
     task = Task(id="t1", split="test", prompt="How much?", answer=answer, metadata=metadata or {})
     messages = messages or [{"role": "user", "content": "How much?"}, {"role": "assistant", "content": text}]
     return RewardContext(task, messages, turn, env=env, results=results or [])
@@ -39,11 +47,17 @@ def ctx(text: str | None = "", *, answer=TASK.answer, messages: list[dict] | Non
 
 # ----- the rubric -----
 
+
 def test_rubric_weights_sums_and_records_every_component():
-    rubric = Rubric([RewardTerm("a", lambda c: 1.0, weight=0.5), RewardTerm("b", lambda c: 2.0, weight=-1.0),
-                     RewardTerm("metric", lambda c: 7.0, weight=0.0),
-                     RewardTerm("parts", lambda c: {"x": 1.0, "y": 3.0}, weight=0.25),
-                     RewardTerm("end", lambda c: 1.0, scope="outcome")])
+    rubric = Rubric(
+        [
+            RewardTerm("a", lambda c: 1.0, weight=0.5),
+            RewardTerm("b", lambda c: 2.0, weight=-1.0),
+            RewardTerm("metric", lambda c: 7.0, weight=0.0),
+            RewardTerm("parts", lambda c: {"x": 1.0, "y": 3.0}, weight=0.25),
+            RewardTerm("end", lambda c: 1.0, scope="outcome"),
+        ]
+    )
     reward, components = rubric.score(ctx(), "turn")
     assert reward == pytest.approx(0.5 - 2.0 + 0.0 + 0.25 * 4)
     assert components == {"a": 1.0, "b": 2.0, "metric": 7.0, "parts/x": 1.0, "parts/y": 3.0}
@@ -52,9 +66,13 @@ def test_rubric_weights_sums_and_records_every_component():
 
 
 def test_a_failed_gate_zeroes_the_other_terms_but_keeps_their_values():
-    rubric = Rubric([RewardTerm("format", has_tags("answer"), weight=0.0, scope="outcome", gate=True),
-                     RewardTerm("correct", numeric_match(), scope="outcome"),
-                     RewardTerm("bonus", lambda c: 1.0, weight=0.1, scope="outcome")])
+    rubric = Rubric(
+        [
+            RewardTerm("format", has_tags("answer"), weight=0.0, scope="outcome", gate=True),
+            RewardTerm("correct", numeric_match(), scope="outcome"),
+            RewardTerm("bonus", lambda c: 1.0, weight=0.1, scope="outcome"),
+        ]
+    )
     assert rubric.score(ctx("<answer>1234.5</answer>"), "outcome")[0] == pytest.approx(1.1)
     reward, components = rubric.score(ctx("1234.5"), "outcome")
     assert reward == 0.0 and components == {"format": 0.0, "correct": 1.0, "bonus": 1.0}
@@ -63,6 +81,7 @@ def test_a_failed_gate_zeroes_the_other_terms_but_keeps_their_values():
 def test_term_errors_are_recorded_not_scored_as_zero():
     def broken(c):
         raise RewardTermError("judge said 'banana'")
+
     rubric = Rubric([RewardTerm("judge", broken), RewardTerm("ok", lambda c: 1.0)])
     assert rubric.score(ctx(), "turn") == (1.0, {"judge/error": 1.0, "ok": 1.0})
     gated = Rubric([RewardTerm("judge", broken, gate=True), RewardTerm("ok", lambda c: 1.0)])
@@ -87,15 +106,29 @@ def test_rubric_rejects_bad_declarations_and_values():
 
 def test_group_terms_score_every_episode_of_a_group():
     rubric = Rubric([RewardTerm("rank", lambda cs: [float(i) for i in range(len(cs))], weight=0.5, scope="group")])
-    assert rubric.score_group([ctx(), ctx(), ctx()]) == [(0.0, {"rank": 0.0}), (0.5, {"rank": 1.0}), (1.0, {"rank": 2.0})]
+    assert rubric.score_group([ctx(), ctx(), ctx()]) == [
+        (0.0, {"rank": 0.0}),
+        (0.5, {"rank": 1.0}),
+        (1.0, {"rank": 2.0}),
+    ]
     with pytest.raises(ValueError, match="returned 1 values for 2"):
         Rubric([RewardTerm("r", lambda cs: [1.0], scope="group")]).score_group([ctx(), ctx()])
 
 
 # ----- answers -----
 
-@pytest.mark.parametrize("text", ["$1,234.50", "1234.5", "#### 1234.5", "The answer is 1,234.5 dollars.",
-                                  "Step 1: 1000 + 234.5\n#### $1,234.50", "so \\boxed{1234.50}"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "$1,234.50",
+        "1234.5",
+        "#### 1234.5",
+        "The answer is 1,234.5 dollars.",
+        "Step 1: 1000 + 234.5\n#### $1,234.50",
+        "so \\boxed{1234.50}",
+    ],
+)
 def test_numeric_match_reads_gsm8k_style_answers(text):
     assert numeric_match()(ctx(text)) == 1.0
 
@@ -124,6 +157,7 @@ def test_exact_and_regex_match():
 
 # ----- format -----
 
+
 def test_has_tags():
     term = has_tags("think", "answer")
     assert term(ctx("<think>add</think> <answer>3</answer>")) == 1.0
@@ -143,6 +177,7 @@ def test_json_valid_and_schema():
 
 # ----- behaviour -----
 
+
 def test_tool_call_errors_counts_failed_calls():
     ok = ToolResult({"role": "tool", "content": "4"})
     bad = ToolResult({"role": "tool", "content": "Error: ..."}, "invalid_json")
@@ -154,8 +189,11 @@ def test_length_and_turn_count_penalties():
     assert length_penalty(10)(ctx("x" * 10)) == 0.0
     assert length_penalty(10)(ctx("x" * 15)) == pytest.approx(0.5)
     assert length_penalty(2, unit="words")(ctx("one two three four")) == pytest.approx(1.0)
-    episode = [{"role": "assistant", "content": "x" * 8}, {"role": "tool", "content": "y" * 50},
-               {"role": "assistant", "content": "x" * 8}]
+    episode = [
+        {"role": "assistant", "content": "x" * 8},
+        {"role": "tool", "content": "y" * 50},
+        {"role": "assistant", "content": "x" * 8},
+    ]
     assert length_penalty(10, episode=True)(ctx(messages=episode)) == pytest.approx(0.6)
     assert length_penalty(10)(ctx(messages=episode)) == 0.0
     assert turn_count_penalty(free_turns=2)(ctx(turn=5)) == 3.0
@@ -174,6 +212,7 @@ def test_repetition_penalty():
 
 # ----- env state -----
 
+
 class Report:
     def __init__(self, passed, total):
         self.passed, self.total = passed, total
@@ -182,7 +221,9 @@ class Report:
 def test_unit_test_pass_rate_takes_a_runner():
     assert unit_test_pass_rate(lambda c: (3, 4))(ctx()) == 0.75
     assert unit_test_pass_rate(lambda c: None)(ctx()) == 0.0  # nothing submitted
-    assert unit_test_pass_rate(lambda c: c.env.run())(ctx(env=type("E", (), {"run": lambda self: Report(5, 5)})())) == 1.0
+    assert (
+        unit_test_pass_rate(lambda c: c.env.run())(ctx(env=type("E", (), {"run": lambda self: Report(5, 5)})())) == 1.0
+    )
     rubric = Rubric([RewardTerm("tests", unit_test_pass_rate(lambda c: (0, 0)), scope="outcome")])
     assert rubric.score(ctx(), "outcome") == (0.0, {"tests/error": 1.0})
 
@@ -197,8 +238,10 @@ def test_state_match():
 
 
 def test_info_communicated():
-    messages = [{"role": "user", "content": "refund?"},
-                {"role": "assistant", "content": "Your refund of $1,234.50 goes to card ending 4421."}]
+    messages = [
+        {"role": "user", "content": "refund?"},
+        {"role": "assistant", "content": "Your refund of $1,234.50 goes to card ending 4421."},
+    ]
     c = ctx(messages=messages, metadata={"required_info": [1234.5, "card ending 4421", "5 business days"]})
     assert info_communicated()(c) == pytest.approx(2 / 3)
     assert info_communicated(required=lambda c: ["CARD ENDING 4421"])(c) == 1.0
@@ -207,6 +250,7 @@ def test_info_communicated():
 
 
 # ----- envs -----
+
 
 def test_math_env_scores_through_its_rubric():
     env = gymnasium.make("rftgym/MathTools-v0").unwrapped
@@ -222,9 +266,13 @@ def test_math_env_scores_through_its_rubric():
 class GatedEnv(ChatEnv):
     """An env with a rubric: a format gate over the outcome."""
 
-    rubric = Rubric([RewardTerm("tagged", has_tags("answer"), weight=0.0, scope="outcome", gate=True),
-                     RewardTerm("correct", exact_match(), scope="outcome"),
-                     RewardTerm("long", length_penalty(20), weight=-1.0)])
+    rubric = Rubric(
+        [
+            RewardTerm("tagged", has_tags("answer"), weight=0.0, scope="outcome", gate=True),
+            RewardTerm("correct", exact_match(), scope="outcome"),
+            RewardTerm("long", length_penalty(20), weight=-1.0),
+        ]
+    )
 
     def tasks(self, split="train", num_tasks=None):
         return [Task(id="g", split=split, prompt="Say yes in tags", answer="<answer>yes</answer>")]

@@ -24,8 +24,9 @@ def verdict_from_request(request: dict) -> dict:
 
 def context(text: str, messages: list[dict] | None = None) -> RewardContext:
     task = Task(id="j", split="test", prompt="Help me", answer="the reference")
-    return RewardContext(task, messages or [{"role": "user", "content": "Help me"},
-                                            {"role": "assistant", "content": text}], 1)
+    return RewardContext(
+        task, messages or [{"role": "user", "content": "Help me"}, {"role": "assistant", "content": text}], 1
+    )
 
 
 @pytest.fixture
@@ -48,8 +49,9 @@ def test_a_well_formed_verdict_is_mapped_to_the_unit_interval(server):
 
 @pytest.mark.parametrize("verdict", ["SCORE: 11", "SCORE: -1", "SCORE: high", "I refuse to grade this.", ""])
 def test_out_of_range_missing_and_garbage_verdicts_are_judge_errors(server, verdict):
-    rubric = Rubric([RewardTerm("polite", judge(server), scope="outcome"),
-                     RewardTerm("other", lambda c: 1.0, scope="outcome")])
+    rubric = Rubric(
+        [RewardTerm("polite", judge(server), scope="outcome"), RewardTerm("other", lambda c: 1.0, scope="outcome")]
+    )
     assert rubric.score(context(f"VERDICT={verdict}"), "outcome") == (1.0, {"polite/error": 1.0, "other": 1.0})
 
 
@@ -82,9 +84,13 @@ def test_the_cache_is_keyed_on_the_exact_input(server):
 
 def test_custom_scale_and_turn_target(server):
     j = judge(server, scale=(1, 5), target="turn")
-    messages = [{"role": "user", "content": "Help me"}, {"role": "assistant", "content": "earlier answer"},
-                {"role": "user", "content": "more"}, {"role": "assistant", "content": "VERDICT=SCORE: 4"},
-                {"role": "user", "content": "thanks"}]
+    messages = [
+        {"role": "user", "content": "Help me"},
+        {"role": "assistant", "content": "earlier answer"},
+        {"role": "user", "content": "more"},
+        {"role": "assistant", "content": "VERDICT=SCORE: 4"},
+        {"role": "user", "content": "thanks"},
+    ]
     assert j(context("", messages)).value == pytest.approx(0.75)
     sent = server.request_log[-1]["messages"][-1]["content"]
     before, graded = sent.split("## The message to grade")
@@ -138,8 +144,12 @@ class PoliteDeskEnv(ChatEnv):
 
     def __init__(self, judge_url: str, max_turns: int = 1):
         super().__init__(max_turns=max_turns)
-        self.rubric = Rubric([RewardTerm("turn_polite", LLMJudge(judge_url, "judge", CRITERIA, target="turn"), weight=0.5),
-                              RewardTerm("polite", LLMJudge(judge_url, "judge", CRITERIA), scope="outcome")])
+        self.rubric = Rubric(
+            [
+                RewardTerm("turn_polite", LLMJudge(judge_url, "judge", CRITERIA, target="turn"), weight=0.5),
+                RewardTerm("polite", LLMJudge(judge_url, "judge", CRITERIA), scope="outcome"),
+            ]
+        )
 
     def tasks(self, split="train", num_tasks=None):
         return [Task(id=f"p{i}", split=split, prompt=f"Greet customer {i}") for i in range(num_tasks or 4)]
@@ -153,8 +163,17 @@ def test_judge_components_land_in_the_trajectory_file(tmp_path, server):
     out = tmp_path / "judged.jsonl"
     with ScriptedServer(lambda request: {"content": "Hello! VERDICT=SCORE: 7"}) as policy_server:
         policy = rftgym.ChatPolicy(policy_server.base_url, "scripted", timeout=10)
-        result = rftgym.rollout("tests/PoliteDesk-v0", policy, out, env_kwargs={"judge_url": server.base_url},
-                                split="test", num_tasks=4, group_size=2, concurrency=4, progress=False)
+        result = rftgym.rollout(
+            "tests/PoliteDesk-v0",
+            policy,
+            out,
+            env_kwargs={"judge_url": server.base_url},
+            split="test",
+            num_tasks=4,
+            group_size=2,
+            concurrency=4,
+            progress=False,
+        )
     assert result.written == 8 and result.errors == 0
     for traj in read_trajectories(out):
         assert traj.turns[0].reward_components == {"turn_polite": pytest.approx(0.7), "turn_polite/raw": 7.0}

@@ -13,7 +13,15 @@ import pytest
 import rftgym
 from rftgym.agents import PolicyResponse
 from rftgym.envs.math.env import RUBRIC as MATH_RUBRIC
-from rftgym.rewards import RewardContext, RewardTerm, Rubric, lambda_handler, lambda_term, numeric_match, turn_count_penalty
+from rftgym.rewards import (
+    RewardContext,
+    RewardTerm,
+    Rubric,
+    lambda_handler,
+    lambda_term,
+    numeric_match,
+    turn_count_penalty,
+)
 from rftgym.rewards.export import check_bedrock_size
 from rftgym.rewards.rescore import EnvTasks, load_rubric, rescore_file
 from rftgym.trajectories import Trajectory, Turn, read_trajectories, summarize
@@ -21,10 +29,12 @@ from rftgym.trajectories import Trajectory, Turn, read_trajectories, summarize
 MATH = "rftgym/MathTools-v0"
 
 #: A stricter rubric for the math env, loaded by ``--rubric tests.test_rewards_rescore:STRICT``.
-STRICT = Rubric([
-    RewardTerm("answer_correct", numeric_match(response=lambda c: c.response or None), weight=2.0, scope="outcome"),
-    RewardTerm("turns", turn_count_penalty(free_turns=1), weight=-0.5, scope="outcome"),
-])
+STRICT = Rubric(
+    [
+        RewardTerm("answer_correct", numeric_match(response=lambda c: c.response or None), weight=2.0, scope="outcome"),
+        RewardTerm("turns", turn_count_penalty(free_turns=1), weight=-0.5, scope="outcome"),
+    ]
+)
 
 
 class MixedPolicy:
@@ -69,8 +79,21 @@ def test_rescoring_with_the_envs_own_rubric_reproduces_every_reward(played, tmp_
 
 def test_rescoring_with_a_new_rubric_on_the_command_line(played, tmp_path):
     out = tmp_path / "strict.jsonl"
-    result = subprocess.run([sys.executable, "-m", "rftgym", "rescore", str(played), "--rubric",
-                             "tests.test_rewards_rescore:STRICT", "--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "rescore",
+            str(played),
+            "--rubric",
+            "tests.test_rewards_rescore:STRICT",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert "24 episodes rescored" in result.stderr
     for old, new in zip(read_trajectories(played), read_trajectories(out)):
@@ -78,20 +101,52 @@ def test_rescoring_with_a_new_rubric_on_the_command_line(played, tmp_path):
         assert new.outcome_components["turns"] == max(0, len(old.turns) - 1)
         assert all(t.reward_components == {} and t.reward == 0.0 for t in new.turns)
         final_text = old.messages[old.turns[-1].message_index].get("content")
-        assert new.outcome_components["answer_correct"] == float(bool(final_text) and old.outcome_components["answer_correct"] == 1.0)
-        assert new.reward == pytest.approx(2 * new.outcome_components["answer_correct"] - 0.5 * new.outcome_components["turns"])
+        assert new.outcome_components["answer_correct"] == float(
+            bool(final_text) and old.outcome_components["answer_correct"] == 1.0
+        )
+        assert new.reward == pytest.approx(
+            2 * new.outcome_components["answer_correct"] - 0.5 * new.outcome_components["turns"]
+        )
         assert new.metadata["rescored"]["rubric"] == "tests.test_rewards_rescore:STRICT"
-    again = subprocess.run([sys.executable, "-m", "rftgym", "rescore", str(played), "--rubric",
-                            "tests.test_rewards_rescore:STRICT", "--out", str(out)], capture_output=True, text=True)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "rescore",
+            str(played),
+            "--rubric",
+            "tests.test_rewards_rescore:STRICT",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 2 and "exists" in again.stderr
-    bad = subprocess.run([sys.executable, "-m", "rftgym", "rescore", str(played), "--rubric", "tests.nowhere:X",
-                          "--out", str(tmp_path / "x.jsonl")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "rescore",
+            str(played),
+            "--rubric",
+            "tests.nowhere:X",
+            "--out",
+            str(tmp_path / "x.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "cannot load rubric" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_group_terms_are_applied_when_rescoring(played, tmp_path):
-    ranked = Rubric([*MATH_RUBRIC.terms(), RewardTerm("first", lambda cs: [1.0] + [0.0] * (len(cs) - 1), scope="group")])
+    ranked = Rubric(
+        [*MATH_RUBRIC.terms(), RewardTerm("first", lambda cs: [1.0] + [0.0] * (len(cs) - 1), scope="group")]
+    )
     out = tmp_path / "ranked.jsonl"
     rescore_file(played, out, ranked)
     for traj in read_trajectories(out):
@@ -112,16 +167,25 @@ def test_load_rubric_accepts_rubrics_envs_and_factories():
 
 # ----- the Bedrock Lambda adapter -----
 
+
 def sample(i: int, final: str, **extra) -> dict:
-    return {"id": f"s{i}", "messages": [{"role": "user", "content": "What is 6 x 7?"},
-                                        {"role": "assistant", "content": final}], **extra}
+    return {
+        "id": f"s{i}",
+        "messages": [{"role": "user", "content": "What is 6 x 7?"}, {"role": "assistant", "content": final}],
+        **extra,
+    }
 
 
 def test_a_rubric_as_a_lambda_handler():
     handler = lambda_handler(MATH_RUBRIC)
-    results = handler([sample(1, "It is\n#### 42", metadata={"reference_answer": "42"}),
-                       sample(2, "#### 41", reference_answer=42),
-                       sample(3, "no number at all", reference_answer="42")], None)
+    results = handler(
+        [
+            sample(1, "It is\n#### 42", metadata={"reference_answer": "42"}),
+            sample(2, "#### 41", reference_answer=42),
+            sample(3, "no number at all", reference_answer="42"),
+        ],
+        None,
+    )
     assert [r["id"] for r in results] == ["s1", "s2", "s3"]
     assert [r["aggregate_reward_score"] for r in results] == pytest.approx([1.0, 0.0, -0.05])
     metrics = {m["name"]: m for m in results[2]["metrics_list"]}
@@ -137,8 +201,13 @@ def test_a_bedrock_style_lambda_as_a_reward_term():
         for s in event:
             said = s["messages"][-1]["content"]
             ok = str(s["metadata"]["reference_answer"]) in said
-            out.append({"id": s["id"], "aggregate_reward_score": 1.0 if ok else 0.0,
-                        "metrics_list": [{"name": "length", "value": len(said), "type": "Metric"}]})
+            out.append(
+                {
+                    "id": s["id"],
+                    "aggregate_reward_score": 1.0 if ok else 0.0,
+                    "metrics_list": [{"name": "length", "value": len(said), "type": "Metric"}],
+                }
+            )
         return out
 
     rubric = Rubric([RewardTerm("lambda", lambda_term(my_lambda), scope="outcome")])
@@ -146,7 +215,10 @@ def test_a_bedrock_style_lambda_as_a_reward_term():
     env.reset(options={"task": "math-test-00001"})
     env.step({"role": "assistant", "content": f"#### {env.task.answer}"})
     ctx = RewardContext(env.task, env.messages, 1)
-    assert rubric.score(ctx, "outcome") == (1.0, {"lambda": 1.0, "lambda/length": float(len(f"#### {env.task.answer}"))})
+    assert rubric.score(ctx, "outcome") == (
+        1.0,
+        {"lambda": 1.0, "lambda/length": float(len(f"#### {env.task.answer}"))},
+    )
 
 
 def test_lambda_round_trip_matches_the_rubric(played):
@@ -161,25 +233,37 @@ def test_lambda_round_trip_matches_the_rubric(played):
 
 # ----- exports -----
 
+
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "rftgym", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "rftgym", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_export_bedrock_rft_from_a_task_split(tmp_path):
     out = tmp_path / "rft.jsonl"
-    result = run_cli("export", "--env", MATH, "--split", "test", "--num-tasks", "5", "--format", "bedrock-rft", "--out", str(out))
+    result = run_cli(
+        "export", "--env", MATH, "--split", "test", "--num-tasks", "5", "--format", "bedrock-rft", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert "at least 100" in result.stderr and "5 bedrock-rft records" in result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 5
     for r in records:
         assert [m["role"] for m in r["messages"]] == ["system", "user"]
-        assert r["reference_answer"] is not None and {t["function"]["name"] for t in r["tools"]} == {"calculator", "submit_answer"}
+        assert r["reference_answer"] is not None and {t["function"]["name"] for t in r["tools"]} == {
+            "calculator",
+            "submit_answer",
+        }
     # what Bedrock would send our own handler back scores a correct completion 1.0
     r = records[0]
-    graded = lambda_handler(MATH_RUBRIC)([{**r, "messages": r["messages"] + [
-        {"role": "assistant", "content": f"#### {r['reference_answer']}"}]}], None)
+    graded = lambda_handler(MATH_RUBRIC)(
+        [{**r, "messages": r["messages"] + [{"role": "assistant", "content": f"#### {r['reference_answer']}"}]}], None
+    )
     assert graded[0]["aggregate_reward_score"] == 1.0
 
 
@@ -188,11 +272,16 @@ def test_export_from_trajectories(played, tmp_path):
     assert run_cli("export", str(played), "--format", "bedrock-rft", "--out", str(rft)).returncode == 0
     records = [json.loads(line) for line in rft.read_text().splitlines()]
     assert len(records) == 8 and all(r["messages"][-1]["role"] == "user" and r["tools"] for r in records)
-    assert run_cli("export", str(played), "--format", "openai-sft", "--threshold", "1.0", "--out", str(sft)).returncode == 0
+    assert (
+        run_cli("export", str(played), "--format", "openai-sft", "--threshold", "1.0", "--out", str(sft)).returncode
+        == 0
+    )
     good = [t for t in read_trajectories(played) if t.error is None and t.reward >= 1.0]
     lines = [json.loads(line) for line in sft.read_text().splitlines()]
     assert 0 < len(lines) == len(good) < 24
-    assert all(set(m) <= {"role", "content", "tool_calls", "tool_call_id", "name"} for l in lines for m in l["messages"])
+    assert all(
+        set(m) <= {"role", "content", "tool_calls", "tool_call_id", "name"} for l in lines for m in l["messages"]
+    )
     both = run_cli("export", str(played), "--env", MATH, "--format", "bedrock-rft", "--out", str(rft))
     assert both.returncode == 2 and "not both" in both.stderr
 
@@ -206,10 +295,21 @@ def test_bedrock_size_limits():
 
 # ----- dead and gamed channels -----
 
+
 def episode(group: str, i: int, reward: float, correct: float, fmt: float = 1.0) -> Trajectory:
-    return Trajectory(id=f"{group}#{i}", run_id="r", env_id="e", task_id=group, group_id=group, sample_index=i,
-                      turns=[Turn(message_index=1, reward_components={"fmt": fmt})],
-                      outcome_components={"correct": correct}, outcome_reward=correct, reward=reward, terminated=True)
+    return Trajectory(
+        id=f"{group}#{i}",
+        run_id="r",
+        env_id="e",
+        task_id=group,
+        group_id=group,
+        sample_index=i,
+        turns=[Turn(message_index=1, reward_components={"fmt": fmt})],
+        outcome_components={"correct": correct},
+        outcome_reward=correct,
+        reward=reward,
+        terminated=True,
+    )
 
 
 def test_a_component_constant_within_every_group_is_a_dead_channel(tmp_path):

@@ -88,8 +88,9 @@ register_env("tests/Exploding-v0", f"{__name__}:ExplodingEnv")
 
 def test_env_exception_is_recorded_and_the_run_goes_on(tmp_path):
     out = tmp_path / "boom.jsonl"
-    result = rftgym.rollout("tests/Exploding-v0", rftgym.OraclePolicy(), out, split="train", num_tasks=4,
-                            progress=False)
+    result = rftgym.rollout(
+        "tests/Exploding-v0", rftgym.OraclePolicy(), out, split="train", num_tasks=4, progress=False
+    )
     lines = {l["task_id"]: l for l in read_lines(out)}
     assert result.written == 4 and result.errors == 1
     assert lines["t1"]["error"] == {"type": "RuntimeError", "message": "database connection lost"}

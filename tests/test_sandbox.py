@@ -8,11 +8,20 @@ import subprocess
 import sys
 import time
 
-import docker
 import pytest
 
-from rftgym.sandbox import (DEFAULT_IMAGE, DockerUnavailable, Limits, SandboxDied, SandboxError, SandboxPool,
-                            connect, reap, shared_pool)
+import docker
+from rftgym.sandbox import (
+    DEFAULT_IMAGE,
+    DockerUnavailable,
+    Limits,
+    SandboxDied,
+    SandboxError,
+    SandboxPool,
+    connect,
+    reap,
+    shared_pool,
+)
 from rftgym.sandbox.image import Mirror, apt_mirror
 from rftgym.sandbox.reaper import LABEL, OWNER, containers, labels
 from rftgym.sandbox.selftest import CHECKS
@@ -147,16 +156,17 @@ def test_kill_9_of_the_owner_leaves_no_container():
 def test_gc_removes_containers_of_dead_owners_only(pool, sandbox):
     client = connect()
     dead = client.containers.create(DEFAULT_IMAGE, ["true"], labels=labels("nohost-or-gone:1:1", 60))
-    gone = client.containers.create(DEFAULT_IMAGE, ["true"],
-                                    labels=labels(f"{os.uname().nodename}:999999999:1", 60))
+    gone = client.containers.create(DEFAULT_IMAGE, ["true"], labels=labels(f"{os.uname().nodename}:999999999:1", 60))
     try:
         assert reap(client) >= 1  # (another suite running beside this one may leave dead owners too)
         live = set(ours())
         assert gone.id not in live and dead.id in live and sandbox.id in live
-        again = client.containers.create(DEFAULT_IMAGE, ["true"],
-                                         labels=labels(f"{os.uname().nodename}:999999999:1", 60))
-        done = subprocess.run([sys.executable, "-m", "rftgym", "sandbox", "gc"], capture_output=True,
-                              text=True, timeout=120)
+        again = client.containers.create(
+            DEFAULT_IMAGE, ["true"], labels=labels(f"{os.uname().nodename}:999999999:1", 60)
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "rftgym", "sandbox", "gc"], capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0 and "sandbox container(s)" in done.stderr
         assert again.id not in ours() and sandbox.id in ours()
     finally:
@@ -171,8 +181,13 @@ def test_no_engine_is_a_clear_error_that_does_not_hang(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(DockerUnavailable, match="cannot reach the Docker engine.*dockerd"):
         SandboxPool()
-    done = subprocess.run([sys.executable, "-m", "rftgym", "sandbox", "selftest"], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    done = subprocess.run(
+        [sys.executable, "-m", "rftgym", "sandbox", "selftest"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
     assert done.returncode == 2 and "cannot reach the Docker engine" in done.stderr
 
 
@@ -183,9 +198,11 @@ def test_a_missing_image_says_how_to_build_it():
 
 def test_the_mirror_comes_from_the_apt_sources(tmp_path):
     deb822 = tmp_path / "debian.sources"
-    deb822.write_text("Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
-                      "Types: deb deb-src\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\n"
-                      "Components: main\n")
+    deb822.write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb deb-src\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n"
+    )
     assert apt_mirror([deb822]) == Mirror("http://mirror.example/debian", "bookworm")
     one_line = tmp_path / "sources.list"
     one_line.write_text("# comment\ndeb [arch=amd64] http://other.example/debian trixie main\n")

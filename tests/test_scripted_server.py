@@ -21,8 +21,9 @@ USER = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 
 def post(server_url: str, body: dict, timeout: float = 10) -> tuple[int, bytes]:
     """POST a chat completion request with urllib; (status, body) even for HTTP errors."""
-    request = urllib.request.Request(server_url + "/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server_url + "/chat/completions", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.status, reply.read()

@@ -16,8 +16,16 @@ from rftgym.serving import ModelServer, parse_tool_calls, render_ids
 from rftgym.serving.checkpoints import write_marker
 
 USER = [{"role": "user", "content": "What is 2 + 3?"}]
-TOOLS = [{"type": "function", "function": {"name": "calculator", "description": "evaluate",
-                                           "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "calculator",
+            "description": "evaluate",
+            "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +46,16 @@ def test_tiny_model_is_a_normal_hf_folder_with_a_tool_template():
     model = AutoModelForCausalLM.from_pretrained(tiny_model_path())
     assert model.config.hidden_size == 64 and model.config.vocab_size == len(tokenizer)
     call = {"id": "c1", "type": "function", "function": {"name": "calculator", "arguments": '{"expression": "2+3"}'}}
-    messages = USER + [{"role": "assistant", "content": "Let me add.", "tool_calls": [call]},
-                       {"role": "tool", "tool_call_id": "c1", "content": "5"}]
+    messages = USER + [
+        {"role": "assistant", "content": "Let me add.", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "5"},
+    ]
     text = tokenizer.decode(render_ids(tokenizer, messages, TOOLS))
     assert '"name": "calculator"' in text.split("<|im_end|>")[0], "tools listed in the system turn"
-    assert 'Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call><|im_end|>' in text
+    assert (
+        'Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call><|im_end|>'
+        in text
+    )
     assert "<|im_start|>tool\n5<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
     assert tokenizer.decode(tokenizer("héllo ✓")["input_ids"]) == "héllo ✓"
 
@@ -52,16 +65,31 @@ def test_tool_call_parsing_round_trips_through_the_template():
     content, calls = parse_tool_calls(raw)
     assert content == "Adding." and calls[0]["function"] == {"name": "calculator", "arguments": '{"expression": "2+3"}'}
     tokenizer = _tokenizer()
-    rendered = tokenizer.decode(render_ids(tokenizer, USER + [{"role": "assistant", "content": content, "tool_calls": calls}],
-                                           None, add_generation_prompt=False))
+    rendered = tokenizer.decode(
+        render_ids(
+            tokenizer,
+            USER + [{"role": "assistant", "content": content, "tool_calls": calls}],
+            None,
+            add_generation_prompt=False,
+        )
+    )
     assert rendered.endswith(raw + "<|im_end|>\n")
     content, calls = parse_tool_calls('<tool_call>{"name": oops}</tool_call>')
     assert calls == [] and content == '<tool_call>{"name": oops}</tool_call>', "unparsable blocks stay visible"
 
 
 def test_openai_client_gets_choices_logprobs_token_ids_and_weights_version(client):
-    reply = client.chat.completions.create(model="tiny", messages=USER, tools=TOOLS, n=3, temperature=1.0, seed=7,
-                                           max_tokens=12, logprobs=True, extra_body={"return_token_ids": True})
+    reply = client.chat.completions.create(
+        model="tiny",
+        messages=USER,
+        tools=TOOLS,
+        n=3,
+        temperature=1.0,
+        seed=7,
+        max_tokens=12,
+        logprobs=True,
+        extra_body={"return_token_ids": True},
+    )
     extra = reply.model_extra
     assert len(reply.choices) == 3 and extra["weights_version"] == "0" and reply.system_fingerprint == "0"
     assert extra["prompt_token_ids"] and reply.usage.prompt_tokens == len(extra["prompt_token_ids"])
@@ -71,8 +99,9 @@ def test_openai_client_gets_choices_logprobs_token_ids_and_weights_version(clien
         assert all(entry.logprob <= 0 for entry in choice.logprobs.content)
         assert choice.finish_reason in ("stop", "length", "tool_calls")
     assert reply.usage.completion_tokens == sum(len(c.model_extra["token_ids"]) for c in reply.choices)
-    again = client.chat.completions.create(model="tiny", messages=USER, tools=TOOLS, n=3, temperature=1.0, seed=7,
-                                           max_tokens=12)
+    again = client.chat.completions.create(
+        model="tiny", messages=USER, tools=TOOLS, n=3, temperature=1.0, seed=7, max_tokens=12
+    )
     assert [c.message.content for c in again.choices] == [c.message.content for c in reply.choices], "seeded"
     assert len({c.message.content for c in reply.choices}) > 1, "each choice is its own sample"
     models = client.models.list()
@@ -80,8 +109,9 @@ def test_openai_client_gets_choices_logprobs_token_ids_and_weights_version(clien
 
 
 def test_greedy_stop_and_length(client):
-    greedy = [client.chat.completions.create(model="tiny", messages=USER, temperature=0, max_tokens=10)
-              for _ in range(2)]
+    greedy = [
+        client.chat.completions.create(model="tiny", messages=USER, temperature=0, max_tokens=10) for _ in range(2)
+    ]
     assert greedy[0].choices[0].message.content == greedy[1].choices[0].message.content
     assert greedy[0].choices[0].finish_reason == "length" and greedy[0].usage.completion_tokens == 10
     sample = client.chat.completions.create(model="tiny", messages=USER, seed=1, max_tokens=16)
@@ -89,7 +119,7 @@ def test_greedy_stop_and_length(client):
     stop = next(ch for ch in text[1:] if ch.isascii() and ch.isalnum())  # a letter the seeded sample writes
     stopped = client.chat.completions.create(model="tiny", messages=USER, seed=1, max_tokens=16, stop=[stop])
     assert stopped.choices[0].finish_reason == "stop"
-    assert stopped.choices[0].message.content == (text[:text.find(stop)].strip() or None)
+    assert stopped.choices[0].message.content == (text[: text.find(stop)].strip() or None)
 
 
 def test_bad_requests_get_clear_errors(client):
@@ -126,11 +156,15 @@ def test_hot_reload_from_a_path_and_a_watched_folder(tmp_path):
     with ModelServer(str(tiny_model_path()), served_name="tiny", watch=checkpoints, watch_interval=0.05) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0)
         ids = {"return_token_ids": True}
-        before = client.chat.completions.create(model="tiny", messages=USER, temperature=0, max_tokens=12, extra_body=ids)
+        before = client.chat.completions.create(
+            model="tiny", messages=USER, temperature=0, max_tokens=12, extra_body=ids
+        )
         other = _reinitialised_copy(tmp_path / "other", seed=1)
         answer = _post(server.base_url + "/weights", {"path": str(other)})
         assert answer["weights_version"] == "other"
-        after = client.chat.completions.create(model="tiny", messages=USER, temperature=0, max_tokens=12, extra_body=ids)
+        after = client.chat.completions.create(
+            model="tiny", messages=USER, temperature=0, max_tokens=12, extra_body=ids
+        )
         assert after.model_extra["weights_version"] == "other"
         assert after.choices[0].model_extra["token_ids"] != before.choices[0].model_extra["token_ids"]
         with pytest.raises(urllib.request.HTTPError):
@@ -139,7 +173,9 @@ def test_hot_reload_from_a_path_and_a_watched_folder(tmp_path):
         shutil.copytree(other, checkpoints / "step-000003")
         write_marker(checkpoints / "step-000003", 3)
         for _ in range(200):
-            version = client.chat.completions.create(model="tiny", messages=USER, max_tokens=1).model_extra["weights_version"]
+            version = client.chat.completions.create(model="tiny", messages=USER, max_tokens=1).model_extra[
+                "weights_version"
+            ]
             if version == "step-3":
                 break
         assert version == "step-3"

@@ -43,15 +43,32 @@ def test_estimators_reject_impossible_counts(n, c, k):
 
 def episode(env: str, task: str, index: int, outcome: float, *, error: bool = False) -> Trajectory:
     """Two turns: 10 completion tokens (7 from usage, 3 from token ids), 2 tool calls (1 malformed)."""
-    turns = [Turn(message_index=2, reward=0.25, reward_components={"fmt": 0.5}, tool_calls=2,
-                  tool_errors={"invalid_json": 1}, usage={"prompt_tokens": 20, "completion_tokens": 7}),
-             Turn(message_index=4, reward=0.25, reward_components={"fmt": 1.0, "tool": 1.0},
-                  completion_token_ids=[1, 2, 3])]
-    traj = Trajectory(id=f"{task}#{index}", run_id="r", env_id=env, task_id=task, group_id=task,
-                      sample_index=index, turns=turns, outcome_reward=outcome,
-                      outcome_components={"correct": outcome}, reward=outcome + 0.5,
-                      terminated=outcome == 1.0, truncated=outcome != 1.0,
-                      termination_reason="submitted" if outcome == 1.0 else "max_turns")
+    turns = [
+        Turn(
+            message_index=2,
+            reward=0.25,
+            reward_components={"fmt": 0.5},
+            tool_calls=2,
+            tool_errors={"invalid_json": 1},
+            usage={"prompt_tokens": 20, "completion_tokens": 7},
+        ),
+        Turn(message_index=4, reward=0.25, reward_components={"fmt": 1.0, "tool": 1.0}, completion_token_ids=[1, 2, 3]),
+    ]
+    traj = Trajectory(
+        id=f"{task}#{index}",
+        run_id="r",
+        env_id=env,
+        task_id=task,
+        group_id=task,
+        sample_index=index,
+        turns=turns,
+        outcome_reward=outcome,
+        outcome_components={"correct": outcome},
+        reward=outcome + 0.5,
+        terminated=outcome == 1.0,
+        truncated=outcome != 1.0,
+        termination_reason="submitted" if outcome == 1.0 else "max_turns",
+    )
     if error:  # an endpoint failure after one turn; its outcome of 1.0 must not count as a success
         traj.turns, traj.outcome_components, traj.reward = [Turn(message_index=2)], {}, outcome
         traj.terminated = traj.truncated = False
@@ -63,8 +80,10 @@ def hand_made() -> list[Trajectory]:
     a, b = "rftgym/A-v0", "rftgym/B-v0"
     return [
         *(episode(a, "t1", i, o) for i, o in enumerate([1.0, 1.0, 0.0, 0.0])),
-        *(episode(a, "t2", i, o) for i, o in enumerate([1.0, 0.0, 0.0])), episode(a, "t2", 3, 1.0, error=True),
-        episode(b, "t3", 0, 1.0), episode(b, "t3", 1, 0.0),
+        *(episode(a, "t2", i, o) for i, o in enumerate([1.0, 0.0, 0.0])),
+        episode(a, "t2", 3, 1.0, error=True),
+        episode(b, "t3", 0, 1.0),
+        episode(b, "t3", 1, 0.0),
     ]
 
 
@@ -91,8 +110,11 @@ def test_summarize_hand_made_episodes():
     assert s["completion_tokens"] == {"mean": pytest.approx(9.0), "total": 90}
     assert s["tool_calls"] == {"per_episode": pytest.approx(1.8), "error_rate": pytest.approx(0.5)}
     assert s["termination_reasons"] == {"max_turns": 5, "submitted": 4, "error": 1}
-    assert s["components"] == {"outcome/correct": pytest.approx(4 / 9), "turn/fmt": pytest.approx(0.75),
-                               "turn/tool": pytest.approx(1.0)}
+    assert s["components"] == {
+        "outcome/correct": pytest.approx(4 / 9),
+        "turn/fmt": pytest.approx(0.75),
+        "turn/tool": pytest.approx(1.0),
+    }
     assert set(s["by_env"]) == {"rftgym/A-v0", "rftgym/B-v0"}
     env_a = s["by_env"]["rftgym/A-v0"]
     assert (env_a["episodes"], env_a["tasks"], env_a["success_rate"]) == (8, 2, pytest.approx(3 / 8))
@@ -132,7 +154,17 @@ def test_stats_table_renders_every_section():
     summary["components"]["turn/[bold]"] = 1.0  # a name rich would read as markup
     console.print(stats_table(summary))
     text = console.file.getvalue()
-    for expected in ("episodes / tasks", "10 / 3", "0.950", "pass@2", "pass^2", "turn/fmt", "outcome/correct",
-                     "max_turns: 5", "turn/[bold]", "rftgym/B-v0: reward / success"):
+    for expected in (
+        "episodes / tasks",
+        "10 / 3",
+        "0.950",
+        "pass@2",
+        "pass^2",
+        "turn/fmt",
+        "outcome/correct",
+        "max_turns: 5",
+        "turn/[bold]",
+        "rftgym/B-v0: reward / success",
+    ):
         assert expected in text
     console.print(stats_table(summarize([])))

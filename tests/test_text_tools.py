@@ -11,12 +11,20 @@ from rftgym.agents import TextToolPolicy, make_policy
 from rftgym.agents.testing import ScriptedServer
 from rftgym.agents.text_tools import as_text_messages, parse_text_tool_calls
 
-CALC = {"type": "function", "function": {"name": "calculator", "description": "Evaluate.",
-                                          "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}}}}
+CALC = {
+    "type": "function",
+    "function": {
+        "name": "calculator",
+        "description": "Evaluate.",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}},
+    },
+}
 
 
 def test_tool_call_blocks_and_react_lines_become_tool_calls():
-    content, calls = parse_text_tool_calls('Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call>')
+    content, calls = parse_text_tool_calls(
+        'Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call>'
+    )
     assert content == "Let me add."
     assert calls[0]["function"] == {"name": "calculator", "arguments": '{"expression": "2+3"}'}
     content, calls = parse_text_tool_calls('Thought: add them\nAction: calculator\nAction Input: {"expression": "2+3"}')
@@ -27,10 +35,13 @@ def test_tool_call_blocks_and_react_lines_become_tool_calls():
 
 def test_history_is_rewritten_for_a_text_only_endpoint():
     call = {"id": "c1", "type": "function", "function": {"name": "calculator", "arguments": '{"expression": "2+3"}'}}
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+3?"},
-                {"role": "assistant", "content": None, "tool_calls": [call, {**call, "id": "c2"}]},
-                {"role": "tool", "tool_call_id": "c1", "name": "calculator", "content": "5"},
-                {"role": "tool", "tool_call_id": "c2", "name": "calculator", "content": "5"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "2+3?"},
+        {"role": "assistant", "content": None, "tool_calls": [call, {**call, "id": "c2"}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "calculator", "content": "5"},
+        {"role": "tool", "tool_call_id": "c2", "name": "calculator", "content": "5"},
+    ]
     out = as_text_messages(messages, [CALC])
     assert [m["role"] for m in out] == ["system", "user", "assistant", "user"]
     assert out[0]["content"].startswith("Be brief.") and '"calculator"' in out[0]["content"]
@@ -45,7 +56,10 @@ def text_only_model(request: dict) -> dict:
     assert "<tool_call>" in request["messages"][0]["content"]
     turn = sum(m["role"] == "assistant" for m in request["messages"])
     if turn == 0:
-        return {"role": "assistant", "content": '<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call>'}
+        return {
+            "role": "assistant",
+            "content": '<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call>',
+        }
     return {"role": "assistant", "content": 'Action: submit_answer\nAction Input: {"answer": "5"}'}
 
 

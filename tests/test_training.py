@@ -14,7 +14,6 @@ from tiny_model import tiny_model_path
 import rftgym
 from rftgym.agents.testing import ServerProcess
 from rftgym.serving import ModelServer
-from rftgym.trajectories import Trajectory, Turn, TrajectoryWriter
 from rftgym.training import (
     AdvantageOptions,
     GRPOTrainer,
@@ -22,8 +21,9 @@ from rftgym.training import (
     read_metrics,
     trajectories_to_tensors,
 )
-from rftgym.training.online import OnlineConfig, train_online
 from rftgym.training.advantages import grpo_advantages, turn_advantages
+from rftgym.training.online import OnlineConfig, train_online
+from rftgym.trajectories import Trajectory, TrajectoryWriter, Turn
 
 SYSTEM = {"role": "system", "content": "You add numbers."}
 TOOLS = [{"type": "function", "function": {"name": "calculator", "parameters": {"type": "object"}}}]
@@ -39,12 +39,24 @@ def _tokenizer():
 def _episode(episode_id: str, messages: list[dict], reward: float = 0.0, group: str = "g", **turn_fields) -> Trajectory:
     """A trajectory of ``messages`` with one Turn per assistant message (no token ids unless given)."""
     turns = [Turn(message_index=i, **turn_fields) for i, m in enumerate(messages) if m["role"] == "assistant"]
-    return Trajectory(id=episode_id, run_id="r", env_id="e", task_id=group, group_id=group, sample_index=0,
-                      messages=messages, tools=TOOLS, turns=turns, reward=reward, outcome_reward=reward)
+    return Trajectory(
+        id=episode_id,
+        run_id="r",
+        env_id="e",
+        task_id=group,
+        group_id=group,
+        sample_index=0,
+        messages=messages,
+        tools=TOOLS,
+        turns=turns,
+        reward=reward,
+        outcome_reward=reward,
+    )
 
 
 MULTI_TURN = [
-    SYSTEM, {"role": "user", "content": "What is 2 + 3?"},
+    SYSTEM,
+    {"role": "user", "content": "What is 2 + 3?"},
     {"role": "assistant", "content": "Let me add.", "tool_calls": [CALL]},
     {"role": "tool", "tool_call_id": "c1", "content": "5"},
     {"role": "assistant", "content": "It is 5. Anything else?"},
@@ -70,8 +82,11 @@ def test_mask_covers_exactly_the_assistant_turns_when_rendering():
     batch = trajectories_to_tensors(episodes, tokenizer)
     assert len(batch) == 2 and not batch.drift
     runs = [tokenizer.decode(run) for run in _masked_runs(batch, 0)]
-    assert runs == ['Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call><|im_end|>',
-                    "It is 5. Anything else?<|im_end|>", "Bye.<|im_end|>"]
+    assert runs == [
+        'Let me add.\n<tool_call>{"name": "calculator", "arguments": {"expression": "2+3"}}</tool_call><|im_end|>',
+        "It is 5. Anything else?<|im_end|>",
+        "Bye.<|im_end|>",
+    ]
     unmasked = tokenizer.decode(batch.input_ids[0][~batch.loss_mask[0] & batch.attention_mask[0].bool()])
     assert "<|im_start|>tool\n5<|im_end|>" in unmasked and "No, thanks." in unmasked and "You add numbers." in unmasked
     # GRPO: rewards 1 and 0 in one group -> +1 and -1 on every sampled token, 0 elsewhere.
@@ -92,11 +107,17 @@ def test_endpoint_token_ids_are_used_verbatim_in_a_multi_turn_episode():
     assert torch.allclose(logprobs, torch.tensor([lp for turn in episode.turns for lp in turn.logprobs]))
     for turn in episode.turns:  # each turn sits in a row in exactly the context it was sampled in
         sampled = turn.prompt_token_ids + turn.completion_token_ids
-        assert any(batch.input_ids[r, :len(sampled)].tolist() == sampled for r in rows)
+        assert any(batch.input_ids[r, : len(sampled)].tolist() == sampled for r in rows)
 
     # Ids that are not what the template would give are still taken as they are.
-    odd = _episode("odd", MULTI_TURN[:3], reward=1.0, prompt_token_ids=[5, 6, 7], completion_token_ids=[8, 9],
-                   logprobs=[-0.5, -0.25])
+    odd = _episode(
+        "odd",
+        MULTI_TURN[:3],
+        reward=1.0,
+        prompt_token_ids=[5, 6, 7],
+        completion_token_ids=[8, 9],
+        logprobs=[-0.5, -0.25],
+    )
     batch = trajectories_to_tensors([odd], _tokenizer())
     assert batch.input_ids[0].tolist() == [5, 6, 7, 8, 9] and batch.loss_mask[0].tolist() == [False] * 3 + [True] * 2
     assert batch.old_logprobs[0, 3:].tolist() == [-0.5, -0.25]
@@ -110,13 +131,29 @@ async def _play(base_url: str) -> Trajectory:
     for answer in ({"role": "tool", "tool_call_id": "c1", "content": "5"}, {"role": "user", "content": "More?"}, None):
         reply = await policy.act(messages, TOOLS)
         messages = messages + [reply.message]
-        turns.append(Turn(message_index=len(messages) - 1, prompt_token_ids=reply.prompt_token_ids,
-                          completion_token_ids=reply.completion_token_ids, logprobs=reply.logprobs))
+        turns.append(
+            Turn(
+                message_index=len(messages) - 1,
+                prompt_token_ids=reply.prompt_token_ids,
+                completion_token_ids=reply.completion_token_ids,
+                logprobs=reply.logprobs,
+            )
+        )
         if answer:
             messages.append(answer)
     await policy.aclose()
-    return Trajectory(id="played", run_id="r", env_id="e", task_id="g", group_id="g", sample_index=0,
-                      messages=messages, tools=TOOLS, turns=turns, reward=1.0)
+    return Trajectory(
+        id="played",
+        run_id="r",
+        env_id="e",
+        task_id="g",
+        group_id="g",
+        sample_index=0,
+        messages=messages,
+        tools=TOOLS,
+        turns=turns,
+        reward=1.0,
+    )
 
 
 def test_a_drifting_chat_template_is_reported_and_not_trained_on():
@@ -124,20 +161,26 @@ def test_a_drifting_chat_template_is_reported_and_not_trained_on():
     # Like templates that rewrite earlier assistant turns (dropping reasoning): history is upper-cased.
     tokenizer.chat_template = tokenizer.chat_template.replace(
         "{% if m.content %}{{ m.content }}{% endif %}",
-        "{% if m.content %}{{ m.content if loop.last else m.content | upper }}{% endif %}")
+        "{% if m.content %}{{ m.content if loop.last else m.content | upper }}{% endif %}",
+    )
     good = _episode("good", MULTI_TURN[:3])
     drifting = _episode("drifting", MULTI_TURN[:5])
     batch = trajectories_to_tensors([good, drifting], tokenizer)
     assert [e.id for e in batch.episodes] == ["good"] and len(batch) == 1
     [drift] = batch.drift
     assert drift.episode_id == "drifting" and drift.turn == 1
-    assert drift.expected.startswith("et me add.") and drift.rendered.startswith("ET ME ADD."), "from the first difference"
+    assert drift.expected.startswith("et me add.") and drift.rendered.startswith("ET ME ADD."), (
+        "from the first difference"
+    )
     assert "drifting: turn 1" in str(drift)
 
 
 def test_advantage_estimators():
     group = [_episode("a", MULTI_TURN, reward=2.0), _episode("b", MULTI_TURN[:3], reward=0.0)]
-    assert grpo_advantages(group, AdvantageOptions()) == [pytest.approx([1.0] * 3, abs=1e-5), pytest.approx([-1.0], abs=1e-5)]
+    assert grpo_advantages(group, AdvantageOptions()) == [
+        pytest.approx([1.0] * 3, abs=1e-5),
+        pytest.approx([-1.0], abs=1e-5),
+    ]
     group[0].turns[0].reward = 0.5  # per-turn rewards count from their turn on
     group[0].outcome_reward = 1.0
     raw = turn_advantages(group, AdvantageOptions(gamma=0.5, normalize_std=False))
@@ -151,9 +194,19 @@ def test_advantage_estimators():
 
 
 def _varied_batch(count: int = 8):
-    episodes = [_episode(f"e{i}", [SYSTEM, {"role": "user", "content": "Go " * (i + 1)},
-                                   {"role": "assistant", "content": "ok " * (2 * i + 1)}],
-                         reward=float(i % 3), group=f"g{i % 2}") for i in range(count)]
+    episodes = [
+        _episode(
+            f"e{i}",
+            [
+                SYSTEM,
+                {"role": "user", "content": "Go " * (i + 1)},
+                {"role": "assistant", "content": "ok " * (2 * i + 1)},
+            ],
+            reward=float(i % 3),
+            group=f"g{i % 2}",
+        )
+        for i in range(count)
+    ]
     return trajectories_to_tensors(episodes, _tokenizer())
 
 
@@ -161,8 +214,15 @@ def test_gradients_do_not_depend_on_micro_batching(tmp_path):
     batch = _varied_batch()
     grads = []
     for micro, checkpointing in ((1, False), (8, False), (8, True)):  # batch 1 x accumulation 8 == 8 x 1
-        trainer = GRPOTrainer(TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path / f"{micro}{checkpointing}",
-                                          micro_batch_size=micro, kl_coef=0.1, gradient_checkpointing=checkpointing))
+        trainer = GRPOTrainer(
+            TrainConfig(
+                model=str(tiny_model_path()),
+                output_dir=tmp_path / f"{micro}{checkpointing}",
+                micro_batch_size=micro,
+                kl_coef=0.1,
+                gradient_checkpointing=checkpointing,
+            )
+        )
         trainer.optimizer.zero_grad()
         trainer.accumulate_gradients(batch, torch.arange(len(batch)))
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters()]))
@@ -173,21 +233,55 @@ def test_gradients_do_not_depend_on_micro_batching(tmp_path):
 
 def test_trained_checkpoint_is_served_by_rftgym_serve_and_answers_differently(tmp_path):
     prompt = [{"role": "user", "content": "Say yes."}]
-    episodes = [_episode(f"{g}-{answer}", prompt + [{"role": "assistant", "content": answer}],
-                         reward=float(answer == "yes"), group=str(g)) for g in range(4) for answer in ("yes", "no")]
+    episodes = [
+        _episode(
+            f"{g}-{answer}",
+            prompt + [{"role": "assistant", "content": answer}],
+            reward=float(answer == "yes"),
+            group=str(g),
+        )
+        for g in range(4)
+        for answer in ("yes", "no")
+    ]
     batch = trajectories_to_tensors(episodes, _tokenizer())
-    config = TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path / "run", learning_rate=3e-3,
-                         batch_size=8, micro_batch_size=8, epochs=25)
+    config = TrainConfig(
+        model=str(tiny_model_path()),
+        output_dir=tmp_path / "run",
+        learning_rate=3e-3,
+        batch_size=8,
+        micro_batch_size=8,
+        epochs=25,
+    )
     trainer = GRPOTrainer(config)
     trainer.fit(batch)
     metrics = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert len(metrics) == 25 and {"critic/rewards/mean", "actor/entropy", "response_length/mean", "actor/grad_norm",
-                                    "actor/pg_clipfrac", "perf/tokens_per_s", "episode/turns/mean"} <= set(metrics[0])
+    assert len(metrics) == 25 and {
+        "critic/rewards/mean",
+        "actor/entropy",
+        "response_length/mean",
+        "actor/grad_norm",
+        "actor/pg_clipfrac",
+        "perf/tokens_per_s",
+        "episode/turns/mean",
+    } <= set(metrics[0])
     assert (tmp_path / "run" / "plots" / "critic_rewards_mean.png").stat().st_size > 1000
     checkpoint = tmp_path / "run" / "checkpoints" / "step-000025"
 
-    with ServerProcess([sys.executable, "-m", "rftgym", "serve", "--model", str(checkpoint), "--port", "0",
-                        "--served-model-name", "m"], startup_timeout=120) as server:
+    with ServerProcess(
+        [
+            sys.executable,
+            "-m",
+            "rftgym",
+            "serve",
+            "--model",
+            str(checkpoint),
+            "--port",
+            "0",
+            "--served-model-name",
+            "m",
+        ],
+        startup_timeout=120,
+    ) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0)
         reply = client.chat.completions.create(model="m", messages=prompt, temperature=0, max_tokens=8)
     assert (reply.choices[0].message.content, reply.model_extra["weights_version"]) == ("yes", "step-25")
@@ -206,25 +300,62 @@ def test_rftgym_train_command(tmp_path, capsys):
             episode.policy = {"sampling": {"temperature": 0.7}}
             writer.write(episode)
     out = tmp_path / "run"
-    assert main(["train", str(data), "--model", str(tiny_model_path()), "--output-dir", str(out),
-                 "--lr", "1e-3", "--batch-size", "1", "--advantage", "turn"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "--model",
+                str(tiny_model_path()),
+                "--output-dir",
+                str(out),
+                "--lr",
+                "1e-3",
+                "--batch-size",
+                "1",
+                "--advantage",
+                "turn",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().err
     assert "2 episodes, 2 sequences" in said and "scoring tokens at temperature 0.7" in said, "as the files record"
     assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert (out / "checkpoints" / "step-000002" / "rftgym_checkpoint.json").is_file()
     assert main(["train", str(data), "--model", str(tiny_model_path()), "--output-dir", str(out)]) == 2
     assert "holds checkpoints of an earlier run (step-000002)" in capsys.readouterr().err
-    assert main(["train", str(data), "--model", str(tiny_model_path()), "--advantage", "nope",
-                 "--output-dir", str(tmp_path / "other")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "--model",
+                str(tiny_model_path()),
+                "--advantage",
+                "nope",
+                "--output-dir",
+                str(tmp_path / "other"),
+            ]
+        )
+        == 2
+    )
     assert "unknown advantage estimator 'nope'" in capsys.readouterr().err
     assert main(["train", str(data), "--model", str(tmp_path / "no-model"), "--output-dir", str(tmp_path / "x")]) == 2
 
 
 def test_online_loop_raises_the_reward_of_a_learnable_env_and_resumes(tmp_path):
-    online = OnlineConfig("rftgym/Letters-v0", steps=12, tasks_per_step=4, group_size=8, max_tokens=8,
-                          val_every=6, val_tasks=4)
-    config = TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path / "online", learning_rate=1e-2,
-                         batch_size=32, micro_batch_size=32, seed=0)
+    online = OnlineConfig(
+        "rftgym/Letters-v0", steps=12, tasks_per_step=4, group_size=8, max_tokens=8, val_every=6, val_tasks=4
+    )
+    config = TrainConfig(
+        model=str(tiny_model_path()),
+        output_dir=tmp_path / "online",
+        learning_rate=1e-2,
+        batch_size=32,
+        micro_batch_size=32,
+        seed=0,
+    )
     history = train_online(online, config)
     rewards = [m["critic/rewards/mean"] for m in history if "critic/rewards/mean" in m]
     assert len(rewards) == 12 and rewards[0] < 0.2, "a random model writes few letters"
@@ -237,7 +368,8 @@ def test_online_loop_raises_the_reward_of_a_learnable_env_and_resumes(tmp_path):
     assert [m for m in resumed if "critic/rewards/mean" in m].__len__() == 1
     assert (tmp_path / "online" / "checkpoints" / "step-000013").is_dir()
     assert sorted(p.name for p in (tmp_path / "online" / "rollouts").glob("step-*")) == [
-        f"step-{i:06d}.jsonl" for i in range(13)]
+        f"step-{i:06d}.jsonl" for i in range(13)
+    ]
 
 
 def test_train_from_files_example_runs(tmp_path):
@@ -247,8 +379,22 @@ def test_train_from_files_example_runs(tmp_path):
     with TrajectoryWriter(data) as writer:
         writer.write(_episode("a", MULTI_TURN, reward=1.0))
         writer.write(_episode("b", MULTI_TURN[:5], reward=0.0))
-    result = subprocess.run([sys.executable, "examples/train_from_files.py", str(data), "--model", str(tiny_model_path()),
-                             "--out", str(tmp_path / "mine"), "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "examples/train_from_files.py",
+            str(data),
+            "--model",
+            str(tiny_model_path()),
+            "--out",
+            str(tmp_path / "mine"),
+            "--epochs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "2 episodes -> 2 sequences" in result.stdout and (tmp_path / "mine" / "config.json").is_file()
 
@@ -256,8 +402,9 @@ def test_train_from_files_example_runs(tmp_path):
 def test_lora_trains_adapters_and_checkpoints_merged_weights(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    trainer = GRPOTrainer(TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path, lora_rank=4,
-                                      learning_rate=1e-2, batch_size=8))
+    trainer = GRPOTrainer(
+        TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path, lora_rank=4, learning_rate=1e-2, batch_size=8)
+    )
     trainable = {name for name, p in trainer.model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
     trainer.fit(_varied_batch())

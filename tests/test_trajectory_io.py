@@ -26,17 +26,41 @@ from rftgym.trajectories import (
 )
 from rftgym.trajectories.schema import hf_features
 
-CALCULATOR = {"type": "function", "function": {
-    "name": "calculator", "description": "Evaluate an arithmetic expression.",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string", "description": "e.g. 2*(3+4)"}},
-                   "required": ["expression"]}}}
-SUBMIT = {"type": "function", "function": {
-    "name": "submit", "description": "Submit the final answer.",
-    "parameters": {"type": "object", "properties": {"answer": {"type": "number"},
-                                                    "unit": {"type": ["string", "null"], "enum": ["m", "s", None]}},
-                   "required": ["answer"]}}}
-PING = {"type": "function", "function": {"name": "ping", "description": "No arguments.",
-                                         "parameters": {"type": "object", "properties": {}, "required": []}}}
+CALCULATOR = {
+    "type": "function",
+    "function": {
+        "name": "calculator",
+        "description": "Evaluate an arithmetic expression.",
+        "parameters": {
+            "type": "object",
+            "properties": {"expression": {"type": "string", "description": "e.g. 2*(3+4)"}},
+            "required": ["expression"],
+        },
+    },
+}
+SUBMIT = {
+    "type": "function",
+    "function": {
+        "name": "submit",
+        "description": "Submit the final answer.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "answer": {"type": "number"},
+                "unit": {"type": ["string", "null"], "enum": ["m", "s", None]},
+            },
+            "required": ["answer"],
+        },
+    },
+}
+PING = {
+    "type": "function",
+    "function": {
+        "name": "ping",
+        "description": "No arguments.",
+        "parameters": {"type": "object", "properties": {}, "required": []},
+    },
+}
 
 
 def make_traj(i: int = 0, **changes) -> Trajectory:
@@ -44,28 +68,64 @@ def make_traj(i: int = 0, **changes) -> Trajectory:
     messages = [
         {"role": "system", "content": "Use the calculator. Réponds en français 😀"},
         {"role": "user", "content": f"What is {i} + 2?"},
-        {"role": "assistant", "content": None, "tool_calls": [{
-            "id": f"call_{i}", "type": "function",
-            "function": {"name": "calculator", "arguments": json.dumps({"expression": f"{i}+2"})}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": "calculator", "arguments": json.dumps({"expression": f"{i}+2"})},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": f"call_{i}", "name": "calculator", "content": str(i + 2)},
         {"role": "assistant", "content": f"The answer is {i + 2}.\nDone."},
     ]
     turns = [
-        Turn(message_index=2, reward=0.1, reward_components={"tool_valid": 1.0}, tool_calls=1,
-             finish_reason="tool_calls", prompt_token_ids=[1, 2, 3], completion_token_ids=[4, 5],
-             logprobs=[-0.25, -1.5], usage={"prompt_tokens": 3, "completion_tokens": 2},
-             policy_latency_s=0.01, env_latency_s=0.002),
-        Turn(message_index=4, reward=-0.01, reward_components={"format": 0.0, "length_penalty": -0.01},
-             finish_reason="stop"),
+        Turn(
+            message_index=2,
+            reward=0.1,
+            reward_components={"tool_valid": 1.0},
+            tool_calls=1,
+            finish_reason="tool_calls",
+            prompt_token_ids=[1, 2, 3],
+            completion_token_ids=[4, 5],
+            logprobs=[-0.25, -1.5],
+            usage={"prompt_tokens": 3, "completion_tokens": 2},
+            policy_latency_s=0.01,
+            env_latency_s=0.002,
+        ),
+        Turn(
+            message_index=4,
+            reward=-0.01,
+            reward_components={"format": 0.0, "length_penalty": -0.01},
+            finish_reason="stop",
+        ),
     ]
     traj = Trajectory(
-        id=f"task-{i}#0", run_id="run1", env_id="rftgym/MathTools-v0", task_id=f"task-{i}",
-        group_id=f"task-{i}", sample_index=0,
-        policy={"name": "chat", "model": "tiny", "base_url": "http://localhost:8000/v1",
-                "sampling": {"temperature": 0.75, "max_tokens": 256}, "weights_version": None},
-        messages=messages, tools=[CALCULATOR, SUBMIT] if i % 2 else [CALCULATOR, PING], turns=turns,
-        outcome_reward=1.0, outcome_components={"correct": 1.0}, reward=1.09, terminated=True,
-        termination_reason="submitted", timings={"started_at": 1.7e9 + i, "duration_s": 0.5},
+        id=f"task-{i}#0",
+        run_id="run1",
+        env_id="rftgym/MathTools-v0",
+        task_id=f"task-{i}",
+        group_id=f"task-{i}",
+        sample_index=0,
+        policy={
+            "name": "chat",
+            "model": "tiny",
+            "base_url": "http://localhost:8000/v1",
+            "sampling": {"temperature": 0.75, "max_tokens": 256},
+            "weights_version": None,
+        },
+        messages=messages,
+        tools=[CALCULATOR, SUBMIT] if i % 2 else [CALCULATOR, PING],
+        turns=turns,
+        outcome_reward=1.0,
+        outcome_components={"correct": 1.0},
+        reward=1.09,
+        terminated=True,
+        termination_reason="submitted",
+        timings={"started_at": 1.7e9 + i, "duration_s": 0.5},
         metadata={"split": "test", "episode_seed": i},
     )
     for name, value in changes.items():
@@ -74,9 +134,17 @@ def make_traj(i: int = 0, **changes) -> Trajectory:
 
 
 def errored_traj(i: int) -> Trajectory:
-    return make_traj(i, turns=[], messages=make_traj(i).messages[:2], outcome_reward=0.0, outcome_components={},
-                     reward=0.0, terminated=False, termination_reason="error",
-                     error={"type": "PolicyError", "message": "endpoint down after 5 tries"})
+    return make_traj(
+        i,
+        turns=[],
+        messages=make_traj(i).messages[:2],
+        outcome_reward=0.0,
+        outcome_components={},
+        reward=0.0,
+        terminated=False,
+        termination_reason="error",
+        error={"type": "PolicyError", "message": "endpoint down after 5 tries"},
+    )
 
 
 def write_lines(path: Path, lines: list[str | bytes], end: bytes = b"\n") -> Path:
@@ -90,6 +158,7 @@ def line_of(traj: Trajectory | dict) -> str:
 
 
 # ----- schema -----
+
 
 def test_round_trip_to_dict_from_dict():
     traj = make_traj(3)
@@ -113,23 +182,32 @@ def test_to_dict_writes_floats_for_float_fields():
     assert type(data["turns"][0]["message_index"]) is int
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda d: d.pop("reward"), "missing field(s): reward"),
-    (lambda d: d.update(schema="other/2"), "schema is 'other/2', expected 'rftgym.trajectory/1'"),
-    (lambda d: d.pop("schema"), "missing field 'schema'"),
-    (lambda d: d.update(sample_index="0"), "sample_index: expected integer, got string '0'"),
-    (lambda d: d.update(sample_index=True), "sample_index: expected integer, got boolean True"),
-    (lambda d: d.update(tools={}), "tools: expected array of object, got object"),
-    (lambda d: d["turns"][1].pop("message_index"), "missing field(s): turns[1].message_index"),
-    (lambda d: d["turns"][0]["reward_components"].update(judge="high"),
-     "turns[0].reward_components.judge: expected number, got string 'high'"),
-    (lambda d: d["turns"][0]["completion_token_ids"].append(1.5),
-     "turns[0].completion_token_ids[2]: expected integer, got number 1.5"),
-    (lambda d: d["turns"][0].update(logprobs="x"),
-     "turns[0].logprobs: expected array of number or null, got string 'x'"),
-    (lambda d: d.update(error="boom"), "error: expected object of string or null, got string 'boom'"),
-    (lambda d: d.update(turns=[3]), "turns[0]: expected object, got integer 3"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda d: d.pop("reward"), "missing field(s): reward"),
+        (lambda d: d.update(schema="other/2"), "schema is 'other/2', expected 'rftgym.trajectory/1'"),
+        (lambda d: d.pop("schema"), "missing field 'schema'"),
+        (lambda d: d.update(sample_index="0"), "sample_index: expected integer, got string '0'"),
+        (lambda d: d.update(sample_index=True), "sample_index: expected integer, got boolean True"),
+        (lambda d: d.update(tools={}), "tools: expected array of object, got object"),
+        (lambda d: d["turns"][1].pop("message_index"), "missing field(s): turns[1].message_index"),
+        (
+            lambda d: d["turns"][0]["reward_components"].update(judge="high"),
+            "turns[0].reward_components.judge: expected number, got string 'high'",
+        ),
+        (
+            lambda d: d["turns"][0]["completion_token_ids"].append(1.5),
+            "turns[0].completion_token_ids[2]: expected integer, got number 1.5",
+        ),
+        (
+            lambda d: d["turns"][0].update(logprobs="x"),
+            "turns[0].logprobs: expected array of number or null, got string 'x'",
+        ),
+        (lambda d: d.update(error="boom"), "error: expected object of string or null, got string 'boom'"),
+        (lambda d: d.update(turns=[3]), "turns[0]: expected object, got integer 3"),
+    ],
+)
 def test_from_dict_names_the_problem(change, problem):
     data = make_traj().to_dict()
     change(data)
@@ -144,6 +222,7 @@ def test_from_dict_accepts_ints_for_floats_and_ignores_unknown_fields():
 
 
 # ----- writer -----
+
 
 def test_writer_appends_whole_compact_lines_and_creates_folders(tmp_path):
     path = tmp_path / "runs" / "deep" / "out.jsonl"
@@ -275,25 +354,30 @@ def test_kill_9_then_resume_keeps_every_line_whole(tmp_path):
 
 # ----- readers -----
 
+
 def test_bad_lines_are_named_by_file_and_line(tmp_path):
     good = make_traj(0).to_dict()
     wrong_type = make_traj(4).to_dict()
     wrong_type["turns"][0]["reward"] = "1"
     no_turns = make_traj(3).to_dict()
     del no_turns["turns"]
-    path = write_lines(tmp_path / "bad.jsonl", [
-        line_of(good),
-        '{"schema": "rftgym.trajectory/1", "id": oops}',
-        line_of(good | {"schema": "rftgym.trajectory/0", "id": "old"}),
-        line_of(no_turns),
-        line_of(wrong_type),
-        "[1, 2]",
-        "",
-        line_of(make_traj(1)),
-        b'{"schema": "\xff\xfe"}',
-        '{"reward": NaN}',
-        line_of(make_traj(2))[:80],
-    ], end=b"")
+    path = write_lines(
+        tmp_path / "bad.jsonl",
+        [
+            line_of(good),
+            '{"schema": "rftgym.trajectory/1", "id": oops}',
+            line_of(good | {"schema": "rftgym.trajectory/0", "id": "old"}),
+            line_of(no_turns),
+            line_of(wrong_type),
+            "[1, 2]",
+            "",
+            line_of(make_traj(1)),
+            b'{"schema": "\xff\xfe"}',
+            '{"reward": NaN}',
+            line_of(make_traj(2))[:80],
+        ],
+        end=b"",
+    )
     expected = [
         f"{path}:2: not valid JSON: Expecting value (column 41)",
         f"{path}:3: schema is 'rftgym.trajectory/0', expected 'rftgym.trajectory/1'",
@@ -328,10 +412,17 @@ def test_reader_rejects_an_unknown_errors_mode(tmp_path):
 
 
 def test_validate_file_flags_duplicate_ids(tmp_path):
-    path = write_lines(tmp_path / "dup.jsonl", [line_of(make_traj(0)), line_of(make_traj(1)), "",
-                                                line_of(make_traj(0)), line_of(make_traj(0))])
-    assert validate_file(path) == (2, [f"{path}:4: duplicate episode id task-0#0 (first at line 1)",
-                                       f"{path}:5: duplicate episode id task-0#0 (first at line 1)"])
+    path = write_lines(
+        tmp_path / "dup.jsonl",
+        [line_of(make_traj(0)), line_of(make_traj(1)), "", line_of(make_traj(0)), line_of(make_traj(0))],
+    )
+    assert validate_file(path) == (
+        2,
+        [
+            f"{path}:4: duplicate episode id task-0#0 (first at line 1)",
+            f"{path}:5: duplicate episode id task-0#0 (first at line 1)",
+        ],
+    )
 
 
 def test_completed_ids(tmp_path):
@@ -347,13 +438,16 @@ def test_a_line_cut_inside_a_character_is_a_cut_line(tmp_path):
     cut = line[: line.index("😀".encode()) + 2]  # two of the emoji's four bytes
     path.write_bytes(line + b"\n" + cut)
     assert completed_ids(path) == {"task-0#0"}
-    assert validate_file(path)[1] == [f"{path}:2: last line is cut short (no final newline, {len(cut)} bytes): "
-                                      f"not valid UTF-8 (unexpected end of data at byte {len(cut) - 2})"]
+    assert validate_file(path)[1] == [
+        f"{path}:2: last line is cut short (no final newline, {len(cut)} bytes): "
+        f"not valid UTF-8 (unexpected end of data at byte {len(cut) - 2})"
+    ]
     with TrajectoryWriter(path, resume=True) as writer:
         assert writer.repaired_bytes == len(cut)
 
 
 # ----- Hugging Face datasets -----
+
 
 def realistic_file(path: Path, n: int = 12) -> Path:
     """Episodes whose shapes vary from line to line the way real runs do."""
@@ -361,8 +455,15 @@ def realistic_file(path: Path, n: int = 12) -> Path:
         for i in range(n):
             traj = errored_traj(i) if i % 4 == 3 else make_traj(i)
             if i % 3 == 1:  # no token ids or logprobs from this endpoint, and a component set of its own
-                traj.turns = [Turn(message_index=2, reward=0.5, reward_components={"judge": 0.5},
-                                   tool_calls=2, tool_errors={"invalid_json": 1})]
+                traj.turns = [
+                    Turn(
+                        message_index=2,
+                        reward=0.5,
+                        reward_components={"judge": 0.5},
+                        tool_calls=2,
+                        tool_errors={"invalid_json": 1},
+                    )
+                ]
             writer.write(traj)
     return path
 
@@ -385,8 +486,14 @@ def test_hf_features_read_files_whose_first_chunk_is_not_typical(tmp_path):
             writer.write(make_traj(i))
         writer.write(errored_traj(6))
         writer.write(make_traj(7, turns=[Turn(message_index=2, reward_components={"late": 0.5})]))
-    ds = datasets.load_dataset("json", data_files=str(path), split="train", features=hf_features(),
-                               chunksize=4000, cache_dir=str(tmp_path / "cache"))
+    ds = datasets.load_dataset(
+        "json",
+        data_files=str(path),
+        split="train",
+        features=hf_features(),
+        chunksize=4000,
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert ds[6]["error"] == {"type": "PolicyError", "message": "endpoint down after 5 tries"}
     assert ds[0]["error"] is None
     assert ds[7]["turns"][0]["reward_components"] == {"late": 0.5}

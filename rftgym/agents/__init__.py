@@ -13,8 +13,9 @@ from rftgym.agents.validation import NoopPolicy, OraclePolicy
 POLICY_NAMES = ("openai", "oracle", "noop")
 
 
-def make_policy(name: str, *, base_url: str | None = None, model: str | None = None, tool_format: str = "native",
-                **sampling: Any) -> Policy:
+def make_policy(
+    name: str, *, base_url: str | None = None, model: str | None = None, tool_format: str = "native", **sampling: Any
+) -> Policy:
     """Build a policy by name, as the CLI does.
 
     Args:
@@ -47,5 +48,14 @@ def make_policy(name: str, *, base_url: str | None = None, model: str | None = N
     return TextToolPolicy(policy) if tool_format == "text" else policy
 
 
-__all__ = ["POLICY_NAMES", "ChatPolicy", "NoopPolicy", "OraclePolicy", "Policy", "PolicyError", "PolicyResponse",
-           "TextToolPolicy", "make_policy"]
+__all__ = [
+    "POLICY_NAMES",
+    "ChatPolicy",
+    "NoopPolicy",
+    "OraclePolicy",
+    "Policy",
+    "PolicyError",
+    "PolicyResponse",
+    "TextToolPolicy",
+    "make_policy",
+]

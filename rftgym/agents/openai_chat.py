@@ -75,24 +75,24 @@ class ChatPolicy:
         extra_body: dict[str, Any] | None = None,
     ):
         """Args:
-            base_url: The endpoint's base URL, e.g. ``http://127.0.0.1:8000/v1``.
-            model: Model name sent with every request.
-            api_key: Bearer token; local servers usually ignore it.
-            temperature: Sampling temperature.
-            top_p: Nucleus sampling mass; None leaves the server's default.
-            max_tokens: Cap on generated tokens per turn; None leaves the server's default.
-            seed: Sampling seed sent with every request. The same seed on the same prompt gives
-                the same sample, so leave it None when sampling a group with separate calls.
-            stop: Stop sequence(s); None for none.
-            request_token_data: Ask for per-token logprobs (``logprobs: true``) and vLLM's token
-                ids (``return_token_ids: true``), which the trainer uses. Set False for
-                endpoints that reject unknown fields (OpenAI's own API does).
-            timeout: Hard deadline in seconds for one turn, all attempts and backoff included.
-            attempt_timeout: Per HTTP attempt, in seconds (connecting, sending and reading the whole
-                answer), so a hung attempt is retried within the deadline; None: only the deadline.
-            max_attempts: Attempts per turn, the first one included, before giving up.
-            extra_body: Further top-level request fields (e.g. ``{"top_k": 20}`` for vLLM);
-                they override the fields above.
+        base_url: The endpoint's base URL, e.g. ``http://127.0.0.1:8000/v1``.
+        model: Model name sent with every request.
+        api_key: Bearer token; local servers usually ignore it.
+        temperature: Sampling temperature.
+        top_p: Nucleus sampling mass; None leaves the server's default.
+        max_tokens: Cap on generated tokens per turn; None leaves the server's default.
+        seed: Sampling seed sent with every request. The same seed on the same prompt gives
+            the same sample, so leave it None when sampling a group with separate calls.
+        stop: Stop sequence(s); None for none.
+        request_token_data: Ask for per-token logprobs (``logprobs: true``) and vLLM's token
+            ids (``return_token_ids: true``), which the trainer uses. Set False for
+            endpoints that reject unknown fields (OpenAI's own API does).
+        timeout: Hard deadline in seconds for one turn, all attempts and backoff included.
+        attempt_timeout: Per HTTP attempt, in seconds (connecting, sending and reading the whole
+            answer), so a hung attempt is retried within the deadline; None: only the deadline.
+        max_attempts: Attempts per turn, the first one included, before giving up.
+        extra_body: Further top-level request fields (e.g. ``{"top_k": 20}`` for vLLM);
+            they override the fields above.
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
@@ -162,7 +162,8 @@ class ChatPolicy:
         loop = asyncio.get_running_loop()
         if self._session_loop is not loop:
             session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.attempt_timeout),
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self.attempt_timeout),
                 connector=aiohttp.TCPConnector(limit=0),  # concurrency is the rollout loop's to bound
             )
             # Before closing its loop, asyncio.run() closes every suspended async generator: this
@@ -235,7 +236,9 @@ class ChatPolicy:
             async with session.request(method, self.base_url + path, data=data) as response:
                 body = await response.read()
         except asyncio.TimeoutError:
-            raise _Transient(f"no answer within the {self.attempt_timeout:g} s attempt timeout", connection=True) from None
+            raise _Transient(
+                f"no answer within the {self.attempt_timeout:g} s attempt timeout", connection=True
+            ) from None
         except aiohttp.ClientError as exc:  # refused, reset, dropped
             raise _Transient(f"{type(exc).__name__}: {' '.join(str(exc).split())}", connection=True) from exc
         if response.status < 400:

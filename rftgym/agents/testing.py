@@ -101,24 +101,25 @@ class ScriptedServer(BackgroundServer):
         max_n: int | None = None,
     ):
         """Args:
-            respond: ``respond(request_json) -> assistant message dict`` (``content`` and/or
-                ``tool_calls``; a tool call's ``id``/``type`` are filled in when missing).
-            host: Interface to listen on.
-            port: Port to listen on; 0 picks a free one.
-            faults: Probability of each fault kind per request (``{"429": 0.1, "drop": 0.05}``).
-            fault_script: Fault kind (or ``"ok"``) of each coming request, in order; once used up,
-                ``faults`` applies. For deterministic tests.
-            seed: Seed of the random fault draws.
-            slow_seconds: How long a ``"slow"`` request waits before it is answered.
-            weights_version: Reported as the response's top-level ``weights_version``.
-            model: The model ``GET /v1/models`` lists.
-            log_size: How many request bodies ``request_log`` keeps.
-            max_n: Answer at most this many choices, like servers that ignore ``n``.
+        respond: ``respond(request_json) -> assistant message dict`` (``content`` and/or
+            ``tool_calls``; a tool call's ``id``/``type`` are filled in when missing).
+        host: Interface to listen on.
+        port: Port to listen on; 0 picks a free one.
+        faults: Probability of each fault kind per request (``{"429": 0.1, "drop": 0.05}``).
+        fault_script: Fault kind (or ``"ok"``) of each coming request, in order; once used up,
+            ``faults`` applies. For deterministic tests.
+        seed: Seed of the random fault draws.
+        slow_seconds: How long a ``"slow"`` request waits before it is answered.
+        weights_version: Reported as the response's top-level ``weights_version``.
+        model: The model ``GET /v1/models`` lists.
+        log_size: How many request bodies ``request_log`` keeps.
+        max_n: Answer at most this many choices, like servers that ignore ``n``.
         """
         for kind in [*(faults or {}), *(fault_script or [])]:
             if kind not in (*FAULT_KINDS, "empty", "ok") and not (kind.isdigit() and len(kind) == 3):
-                raise ValueError(f"unknown fault kind {kind!r}: use an HTTP status or one of "
-                                 f"{', '.join(FAULT_KINDS)}, empty, ok")
+                raise ValueError(
+                    f"unknown fault kind {kind!r}: use an HTTP status or one of {', '.join(FAULT_KINDS)}, empty, ok"
+                )
         self.respond = respond
         self.host, self.port = host, port
         self.faults = dict(faults or {})
@@ -168,9 +169,21 @@ class ScriptedServer(BackgroundServer):
         :data:`FAULT_KINDS` and added to ``faults``. The other arguments are as in the
         constructor. Use the result as a context manager: it terminates the process on exit.
         """
-        args = [sys.executable, "-m", "rftgym.agents.testing", "--port", "0", "--respond", respond,
-                "--fault-rate", str(fault_rate), "--slow-seconds", str(slow_seconds),
-                "--weights-version", weights_version]
+        args = [
+            sys.executable,
+            "-m",
+            "rftgym.agents.testing",
+            "--port",
+            "0",
+            "--respond",
+            respond,
+            "--fault-rate",
+            str(fault_rate),
+            "--slow-seconds",
+            str(slow_seconds),
+            "--weights-version",
+            weights_version,
+        ]
         if faults:
             args += ["--faults", ",".join(f"{kind}={p}" for kind, p in faults.items())]
         if fault_script:
@@ -252,8 +265,11 @@ class ScriptedServer(BackgroundServer):
             "created": 0,
             "model": request.get("model") or self.model,
             "choices": choices,
-            "usage": {"prompt_tokens": len(prompt), "completion_tokens": completion_tokens,
-                      "total_tokens": len(prompt) + completion_tokens},
+            "usage": {
+                "prompt_tokens": len(prompt),
+                "completion_tokens": completion_tokens,
+                "total_tokens": len(prompt) + completion_tokens,
+            },
             "weights_version": self.weights_version,
         }
         if want_ids:
@@ -316,8 +332,10 @@ def _full_call(call: dict, choice: int, position: int) -> dict:
 
 def _completion_text(message: dict) -> str:
     """What the byte-level tokenizer counts: the content, then each tool call as JSON."""
-    calls = [json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
-             for c in message.get("tool_calls") or []]
+    calls = [
+        json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
+        for c in message.get("tool_calls") or []
+    ]
     return (message.get("content") or "") + "".join(calls)
 
 
@@ -365,9 +383,14 @@ def main(argv: list[str] | None = None) -> None:
     for kind, p in _parse_faults(args.faults).items():
         faults[kind] = faults.get(kind, 0.0) + p
     server = ScriptedServer(
-        load_responder(args.respond), host=args.host, port=args.port, faults=faults,
-        fault_script=[k for k in args.fault_script.split(",") if k], seed=args.seed,
-        slow_seconds=args.slow_seconds, weights_version=args.weights_version,
+        load_responder(args.respond),
+        host=args.host,
+        port=args.port,
+        faults=faults,
+        fault_script=[k for k in args.fault_script.split(",") if k],
+        seed=args.seed,
+        slow_seconds=args.slow_seconds,
+        weights_version=args.weights_version,
     )
 
     async def serve_forever() -> None:

@@ -41,9 +41,16 @@ def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             return match.group(0)
         arguments = body.get("arguments", {})
-        calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                      "function": {"name": body["name"],
-                                   "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}})
+        calls.append(
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {
+                    "name": body["name"],
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+        )
         return ""
 
     content = _TOOL_CALL.sub(take, text).strip()
@@ -69,7 +76,7 @@ def parse_text_tool_calls(text: str) -> tuple[str | None, list[dict]]:
     if match is None:
         return content, calls
     block = json.dumps({"name": match[1], "arguments": json.loads(match[2]) if _is_json(match[2]) else match[2]})
-    return parse_tool_calls(content[: match.start()] + f"<tool_call>{block}</tool_call>" + content[match.end():])
+    return parse_tool_calls(content[: match.start()] + f"<tool_call>{block}</tool_call>" + content[match.end() :])
 
 
 def _is_json(text: str) -> bool:
@@ -119,8 +126,10 @@ def as_text_messages(messages: list[dict], tools: list[dict]) -> list[dict]:
         if m["role"] == "system" and described:
             out.append({"role": "system", "content": f"{m.get('content') or ''}\n\n{described}".strip()})
         elif m["role"] == "assistant" and m.get("tool_calls"):
-            blocks = [f'<tool_call>{{"name": {json.dumps(c["function"]["name"])}, "arguments": {c["function"]["arguments"]}}}</tool_call>'
-                      for c in m["tool_calls"]]
+            blocks = [
+                f'<tool_call>{{"name": {json.dumps(c["function"]["name"])}, "arguments": {c["function"]["arguments"]}}}</tool_call>'
+                for c in m["tool_calls"]
+            ]
             out.append({"role": "assistant", "content": "\n".join([m.get("content") or "", *blocks]).strip()})
         elif m["role"] == "tool":
             result = f"Result of {m.get('name') or 'the tool'}: {m.get('content')}"

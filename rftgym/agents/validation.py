@@ -33,7 +33,7 @@ class NoopPolicy:
 
     def __init__(self, text: str = "I don't know."):
         """Args:
-            text: The answer it gives every turn.
+        text: The answer it gives every turn.
         """
         self.text = text
 

@@ -12,5 +12,15 @@ register_env("rftgym/Retail-v0", "rftgym.envs.customer_service:RetailEnv")
 register_env("rftgym/Airline-v0", "rftgym.envs.customer_service:AirlineEnv")
 register_env("rftgym/Letters-v0", "rftgym.envs.letters:LettersEnv")
 
-__all__ = ["ChatEnv", "MessageListSpace", "MessageSpace", "Task", "Tool", "ToolResult", "Toolbox",
-           "register_env", "registered_envs", "tool"]
+__all__ = [
+    "ChatEnv",
+    "MessageListSpace",
+    "MessageSpace",
+    "Task",
+    "Tool",
+    "ToolResult",
+    "Toolbox",
+    "register_env",
+    "registered_envs",
+    "tool",
+]

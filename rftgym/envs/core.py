@@ -32,7 +32,7 @@ import gymnasium
 
 from rftgym.envs.spaces import MessageListSpace, MessageSpace, message_problem
 from rftgym.envs.tasks import Task
-from rftgym.envs.tools import ToolResult, Toolbox
+from rftgym.envs.tools import Toolbox, ToolResult
 from rftgym.rewards.rubric import RewardContext, Rubric
 
 
@@ -51,8 +51,8 @@ class ChatEnv(gymnasium.Env[list, dict]):
 
     def __init__(self, max_turns: int = 10, render_mode: str | None = None):
         """Args:
-            max_turns: Assistant turns before the episode is truncated.
-            render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript as text).
+        max_turns: Assistant turns before the episode is truncated.
+        render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript as text).
         """
         self.max_turns = max_turns
         self.render_mode = render_mode
@@ -114,7 +114,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
             task = self.task_by_id(task)
         self.task, self.turn = task, 0
         system = self.system_prompt(task)
-        self.messages = ([{"role": "system", "content": system}] if system else [])
+        self.messages = [{"role": "system", "content": system}] if system else []
         self.messages.append({"role": "user", "content": task.prompt})
         self.setup(task)
         info = {"task_id": task.id, "split": task.split, "tools": self.toolbox.schemas}
@@ -144,8 +144,12 @@ class ChatEnv(gymnasium.Env[list, dict]):
         for r in results:
             if r.error:
                 errors[r.error] = errors.get(r.error, 0) + 1
-        info: dict[str, Any] = {"turn": self.turn, "reward_components": components,
-                                "tool_calls": len(results), "tool_errors": errors}
+        info: dict[str, Any] = {
+            "turn": self.turn,
+            "reward_components": components,
+            "tool_calls": len(results),
+            "tool_errors": errors,
+        }
         terminated = reason is not None
         truncated = not terminated and self.turn >= self.max_turns
         if terminated or truncated:

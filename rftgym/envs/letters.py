@@ -38,8 +38,11 @@ class LettersEnv(ChatEnv):
 
     @staticmethod
     def _task(split: str, index: int) -> Task:
-        return Task(id=f"{split}-{index:05d}", split=split,
-                    prompt=f"Task {index}: reply with a few words in lowercase letters only.")
+        return Task(
+            id=f"{split}-{index:05d}",
+            split=split,
+            prompt=f"Task {index}: reply with a few words in lowercase letters only.",
+        )
 
     def react(self, message: dict, results: list) -> tuple[list[dict], str | None]:
         return [], "answered"

@@ -66,8 +66,12 @@ class MessageSpace(spaces.Space[dict]):
     random arguments) when ``"assistant"`` is allowed, else a user message.
     """
 
-    def __init__(self, roles: Sequence[str] = ("assistant",), tool_names: Sequence[str] = (),
-                 seed: int | np.random.Generator | None = None):
+    def __init__(
+        self,
+        roles: Sequence[str] = ("assistant",),
+        tool_names: Sequence[str] = (),
+        seed: int | np.random.Generator | None = None,
+    ):
         self.roles = tuple(roles)
         self.tool_names = tuple(tool_names)
         super().__init__(shape=None, dtype=None, seed=seed)
@@ -89,9 +93,11 @@ class MessageSpace(spaces.Space[dict]):
         name = str(rng.choice(self.tool_names))
         arguments = json.dumps({"x": words})
         call_id = f"call_{int(rng.integers(1 << 30))}"
-        return {"role": "assistant", "content": None,
-                "tool_calls": [{"id": call_id, "type": "function",
-                                "function": {"name": name, "arguments": arguments}}]}
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
+        }
 
     def __repr__(self) -> str:
         return f"MessageSpace(roles={self.roles})"

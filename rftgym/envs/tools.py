@@ -60,7 +60,9 @@ def _json_type(annotation: Any) -> dict:
     simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
     if annotation in simple:
         return {"type": simple[annotation]}
-    raise TypeError(f"tool argument type {annotation!r} has no JSON schema; use str, int, float, bool, list, dict or Literal")
+    raise TypeError(
+        f"tool argument type {annotation!r} has no JSON schema; use str, int, float, bool, list, dict or Literal"
+    )
 
 
 def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
@@ -107,10 +109,11 @@ class Tool:
                 required.append(pname)
             if annotation is float:
                 float_args.append(pname)
-        parameters = {"type": "object", "properties": properties, "required": required,
-                      "additionalProperties": False}
-        schema = {"type": "function",
-                  "function": {"name": fn.__name__, "description": description, "parameters": parameters}}
+        parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+        schema = {
+            "type": "function",
+            "function": {"name": fn.__name__, "description": description, "parameters": parameters},
+        }
         validator = jsonschema.Draft202012Validator(parameters)
         return cls(fn.__name__, fn, schema, validator, tuple(float_args))
 
@@ -152,7 +155,9 @@ class Toolbox:
         name = function.get("name")
 
         def fail(kind: str, text: str) -> ToolResult:
-            return ToolResult({"role": "tool", "tool_call_id": call_id, "name": name, "content": f"Error: {text}"}, kind)
+            return ToolResult(
+                {"role": "tool", "tool_call_id": call_id, "name": name, "content": f"Error: {text}"}, kind
+            )
 
         if name not in self.tools:
             known = ", ".join(self.tools) or "none"
@@ -168,7 +173,10 @@ class Toolbox:
         error = jsonschema.exceptions.best_match(target.validator.iter_errors(args))
         if error is not None:
             where = ".".join(str(p) for p in error.absolute_path)
-            return fail("invalid_arguments", f"bad arguments for {name}: {error.message}" + (f" (at {where})" if where else "") + ".")
+            return fail(
+                "invalid_arguments",
+                f"bad arguments for {name}: {error.message}" + (f" (at {where})" if where else "") + ".",
+            )
         for pname in target.float_args:
             if pname in args:
                 args[pname] = float(args[pname])

@@ -31,7 +31,8 @@ _NUMBER = re.compile(
 )
 _MARKER = re.compile(r"####")
 _ANSWER_PHRASE = re.compile(
-    r"answer(?:\s+is|\s*[:=])[\s*:=]*(?:[a-z]+\s+){0,2}?(?=[-+\u2212$\u20ac\u00a3.\d])", re.IGNORECASE)
+    r"answer(?:\s+is|\s*[:=])[\s*:=]*(?:[a-z]+\s+){0,2}?(?=[-+\u2212$\u20ac\u00a3.\d])", re.IGNORECASE
+)
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
@@ -46,7 +47,7 @@ def extract_answer(text: str) -> str | None:
         return None
     markers = list(_MARKER.finditer(text))
     if markers:
-        found = _first_number(text[markers[-1].end():].split("\n", 1)[0])
+        found = _first_number(text[markers[-1].end() :].split("\n", 1)[0])
         if found:
             return found
     for phrase in reversed(list(_ANSWER_PHRASE.finditer(text))):

@@ -52,16 +52,24 @@ def lambda_handler(rubric: Rubric) -> Handler:
         for sample in samples:
             messages = sample.get("messages") or []
             prompt = next((message_text(m) for m in messages if m.get("role") == "user"), "")
-            task = Task(id=str(sample.get("id", "")), split="lambda", prompt=prompt,
-                        answer=reference_answer(sample), metadata=dict(sample.get("metadata") or {}))
+            task = Task(
+                id=str(sample.get("id", "")),
+                split="lambda",
+                prompt=prompt,
+                answer=reference_answer(sample),
+                metadata=dict(sample.get("metadata") or {}),
+            )
             scored = score_transcript(rubric, task, messages)
             totals: dict[str, float] = {}
             for _, components in [*scored.turns, *([scored.outcome] if scored.outcome else [])]:
                 for name, value in components.items():
                     totals[name] = totals.get(name, 0.0) + value
-            metrics = [{"name": name, "value": value, "type": _metric_type(name, weights)} for name, value in totals.items()]
+            metrics = [
+                {"name": name, "value": value, "type": _metric_type(name, weights)} for name, value in totals.items()
+            ]
             results.append({"id": sample.get("id"), "aggregate_reward_score": scored.total, "metrics_list": metrics})
         return results
+
     return handler
 
 
@@ -73,13 +81,19 @@ def lambda_term(handler: Handler) -> Callable[[RewardContext], TermResult]:
     The sample sent is ``{"id": task id, "messages": the conversation, "reference_answer":
     task.answer, "metadata": {**task.metadata, "reference_answer": task.answer}}``.
     """
+
     def fn(ctx: RewardContext) -> TermResult:
         answer = ctx.task.answer
-        sample = {"id": ctx.task.id, "messages": ctx.messages, "reference_answer": answer,
-                  "metadata": {**ctx.task.metadata, "reference_answer": answer}}
+        sample = {
+            "id": ctx.task.id,
+            "messages": ctx.messages,
+            "reference_answer": answer,
+            "metadata": {**ctx.task.metadata, "reference_answer": answer},
+        }
         [result] = handler([sample], None)
         metrics = {m["name"]: float(m["value"]) for m in result.get("metrics_list") or []}
         return TermResult(float(result["aggregate_reward_score"]), metrics)
+
     return fn
 
 

@@ -57,8 +57,10 @@ def sft_records(trajectories: Iterable[Trajectory], threshold: float = 1.0) -> I
     """OpenAI chat fine-tuning records of the episodes without error whose reward is >= ``threshold``."""
     for traj in trajectories:
         if traj.error is None and traj.reward >= threshold:
-            messages = [{k: m[k] for k in _MESSAGE_KEYS if k in m and (m[k] is not None or k == "content")}
-                        for m in traj.messages]
+            messages = [
+                {k: m[k] for k in _MESSAGE_KEYS if k in m and (m[k] is not None or k == "content")}
+                for m in traj.messages
+            ]
             yield {"messages": messages, **({"tools": traj.tools} if traj.tools else {})}
 
 
@@ -76,8 +78,9 @@ def check_bedrock_size(count: int) -> str | None:
     """A warning when ``count`` records are fewer than Bedrock RFT accepts, else None. More than
     it accepts raises ValueError."""
     if count > BEDROCK_MAX_RECORDS:
-        raise ValueError(f"{count} records: Bedrock RFT accepts at most {BEDROCK_MAX_RECORDS:,} "
-                         f"(pass --limit {BEDROCK_MAX_RECORDS})")
+        raise ValueError(
+            f"{count} records: Bedrock RFT accepts at most {BEDROCK_MAX_RECORDS:,} (pass --limit {BEDROCK_MAX_RECORDS})"
+        )
     if count < BEDROCK_MIN_RECORDS:
         return f"{count} records: a Bedrock RFT training dataset needs at least {BEDROCK_MIN_RECORDS}"
     return None

@@ -32,8 +32,10 @@ from collections.abc import Sequence
 
 from rftgym.rewards.rubric import RewardContext, RewardTermError, TermResult, message_text
 
-SYSTEM = ("You are a careful, impartial grader of an AI assistant's work. Judge only by the "
-          "criteria you are given. Explain your reasoning briefly, then give your verdict.")
+SYSTEM = (
+    "You are a careful, impartial grader of an AI assistant's work. Judge only by the "
+    "criteria you are given. Explain your reasoning briefly, then give your verdict."
+)
 
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _SCORE = re.compile(rf"SCORE\s*[:=]\s*\**\s*({_NUMBER})(?!\d|\.\d)", re.IGNORECASE)
@@ -43,24 +45,36 @@ _SCORES = re.compile(r"SCORES\s*[:=]\s*(.+)", re.IGNORECASE)
 class LLMJudge:
     """Scores a response with a model on a numeric scale. Thread-safe; one instance may serve many envs."""
 
-    def __init__(self, base_url: str, model: str, criteria: str, *, scale: tuple[float, float] = (0, 10),
-                 target: str = "episode", show_reference: bool = True, api_key: str = "EMPTY",
-                 temperature: float = 0.0, max_tokens: int = 1024, timeout: float = 120.0, max_retries: int = 3):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        criteria: str,
+        *,
+        scale: tuple[float, float] = (0, 10),
+        target: str = "episode",
+        show_reference: bool = True,
+        api_key: str = "EMPTY",
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+        timeout: float = 120.0,
+        max_retries: int = 3,
+    ):
         """Args:
-            base_url: The judge's OpenAI-compatible endpoint (``--judge-base-url``), e.g.
-                ``http://localhost:8001/v1``.
-            model: The judge model (``--judge-model``).
-            criteria: What a good response is and how the scale's points read (the rubric prompt).
-            scale: The lowest and highest score the judge may give; mapped to 0 and 1.
-            target: ``"episode"``: grade the assistant's work over the whole conversation (outcome
-                scope); ``"turn"``: grade the last assistant message, in the light of the
-                conversation before it (turn scope).
-            show_reference: Show the task's reference answer (``task.answer``) to the judge, when it has one.
-            api_key: Sent to the endpoint.
-            temperature: Sampling temperature of the judge (0: as repeatable as the server allows).
-            max_tokens: Max tokens of one verdict.
-            timeout: Seconds one request may take.
-            max_retries: Retries of a request on connection errors, timeouts, 429 and 5xx.
+        base_url: The judge's OpenAI-compatible endpoint (``--judge-base-url``), e.g.
+            ``http://localhost:8001/v1``.
+        model: The judge model (``--judge-model``).
+        criteria: What a good response is and how the scale's points read (the rubric prompt).
+        scale: The lowest and highest score the judge may give; mapped to 0 and 1.
+        target: ``"episode"``: grade the assistant's work over the whole conversation (outcome
+            scope); ``"turn"``: grade the last assistant message, in the light of the
+            conversation before it (turn scope).
+        show_reference: Show the task's reference answer (``task.answer``) to the judge, when it has one.
+        api_key: Sent to the endpoint.
+        temperature: Sampling temperature of the judge (0: as repeatable as the server allows).
+        max_tokens: Max tokens of one verdict.
+        timeout: Seconds one request may take.
+        max_retries: Retries of a request on connection errors, timeouts, 429 and 5xx.
         """
         if target not in ("episode", "turn"):
             raise ValueError(f"target must be 'episode' or 'turn', got {target!r}")
@@ -105,22 +119,29 @@ class LLMJudge:
         """The judge request's messages for one context."""
         low, high = _fmt(self.scale[0]), _fmt(self.scale[1])
         if self.target == "turn":
-            head, what = transcript(ctx.messages[:_last_assistant(ctx.messages)]), "the assistant's LAST message below"
+            head, what = transcript(ctx.messages[: _last_assistant(ctx.messages)]), "the assistant's LAST message below"
             body = f"## Conversation so far\n{head}\n\n## The message to grade\n{transcript([ctx.assistant_message or {}])}"
         else:
-            what, body = "the assistant's work in the conversation below", f"## Conversation\n{transcript(ctx.messages)}"
-        user = (f"Grade {what}.\n\n## Criteria\n{self.criteria}\n\n{self._reference(ctx)}{body}\n\n"
-                f"End your answer with one line `SCORE: <number>`, a number from {low} to {high}.")
+            what, body = (
+                "the assistant's work in the conversation below",
+                f"## Conversation\n{transcript(ctx.messages)}",
+            )
+        user = (
+            f"Grade {what}.\n\n## Criteria\n{self.criteria}\n\n{self._reference(ctx)}{body}\n\n"
+            f"End your answer with one line `SCORE: <number>`, a number from {low} to {high}."
+        )
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
     def group_prompt(self, contexts: Sequence[RewardContext]) -> list[dict]:
         """The judge request's messages comparing the samples of one group."""
         low, high = _fmt(self.scale[0]), _fmt(self.scale[1])
         samples = "\n\n".join(f"## Response {i}\n{transcript(c.messages)}" for i, c in enumerate(contexts, 1))
-        user = (f"Below are {len(contexts)} responses to the same task. Grade each, comparing them with "
-                f"each other: a better response gets a higher score.\n\n## Criteria\n{self.criteria}\n\n"
-                f"{self._reference(contexts[0]) if contexts else ''}{samples}\n\nEnd your answer with one line "
-                f"`SCORES: <s1>, <s2>, ...`: {len(contexts)} numbers from {low} to {high}, in the order above.")
+        user = (
+            f"Below are {len(contexts)} responses to the same task. Grade each, comparing them with "
+            f"each other: a better response gets a higher score.\n\n## Criteria\n{self.criteria}\n\n"
+            f"{self._reference(contexts[0]) if contexts else ''}{samples}\n\nEnd your answer with one line "
+            f"`SCORES: <s1>, <s2>, ...`: {len(contexts)} numbers from {low} to {high}, in the order above."
+        )
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
     def _reference(self, ctx: RewardContext) -> str:
@@ -134,8 +155,12 @@ class LLMJudge:
 
     def _verdict(self, messages: list[dict], count: int) -> list[float]:
         """The raw scores (``count`` of them) for a request, from the cache or the endpoint."""
-        request = {"model": self.model, "messages": messages, "temperature": self.temperature,
-                   "max_tokens": self.max_tokens}
+        request = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
         key = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         with self._lock:
             if key in self._cache:
@@ -184,7 +209,9 @@ def transcript(messages: list[dict]) -> str:
     blocks = []
     for m in messages:
         lines = [message_text(m)] if message_text(m) else []
-        lines += [f"-> {c['function']['name']}({c['function'].get('arguments', '')})" for c in m.get("tool_calls") or []]
+        lines += [
+            f"-> {c['function']['name']}({c['function'].get('arguments', '')})" for c in m.get("tool_calls") or []
+        ]
         blocks.append(f"{str(m.get('role', '?')).upper()}: " + "\n".join(lines))
     return "\n\n".join(blocks)
 

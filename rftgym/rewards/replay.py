@@ -37,9 +37,16 @@ class TranscriptScore:
         return sum(r for r, _ in self.turns) + (self.outcome[0] if self.outcome else 0.0)
 
 
-def score_transcript(rubric: Rubric, task: Task, messages: list[dict], *, turn_indices: Sequence[int] | None = None,
-                     tool_errors: Sequence[dict[str, int]] | None = None, outcome: bool = True,
-                     trajectory: Any = None) -> TranscriptScore:
+def score_transcript(
+    rubric: Rubric,
+    task: Task,
+    messages: list[dict],
+    *,
+    turn_indices: Sequence[int] | None = None,
+    tool_errors: Sequence[dict[str, int]] | None = None,
+    outcome: bool = True,
+    trajectory: Any = None,
+) -> TranscriptScore:
     """Score ``messages`` as the env would have while they were played.
 
     Args:
@@ -58,8 +65,10 @@ def score_transcript(rubric: Rubric, task: Task, messages: list[dict], *, turn_i
     scored = TranscriptScore()
     for n, index in enumerate(turn_indices):
         end = turn_indices[n + 1] if n + 1 < len(turn_indices) else len(messages)
-        kinds = (tool_errors[n] if tool_errors and n < len(tool_errors) else {})
-        ctx = RewardContext(task, messages[:end], n + 1, results=_results(messages, index, kinds), trajectory=trajectory)
+        kinds = tool_errors[n] if tool_errors and n < len(tool_errors) else {}
+        ctx = RewardContext(
+            task, messages[:end], n + 1, results=_results(messages, index, kinds), trajectory=trajectory
+        )
         scored.turns.append(rubric.score(ctx, "turn"))
     if outcome:
         scored.outcome_context = RewardContext(task, messages, len(turn_indices), trajectory=trajectory)
@@ -72,7 +81,7 @@ def _results(messages: list[dict], index: int, kinds: dict[str, int]) -> list[To
     call_ids = {c.get("id") for c in messages[index].get("tool_calls") or []}
     labels = [kind for kind, count in kinds.items() for _ in range(count)]
     results = []
-    for message in messages[index + 1:]:
+    for message in messages[index + 1 :]:
         if message.get("role") != "tool":
             break
         if message.get("tool_call_id") in call_ids:

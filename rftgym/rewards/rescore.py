@@ -74,8 +74,13 @@ class EnvTasks:
         return rubric
 
 
-def rescore(trajectories: Iterable[Trajectory], rubric: Rubric | None = None, *,
-            tasks: Callable[[Trajectory], Task] | None = None, label: str = "") -> Iterator[Trajectory]:
+def rescore(
+    trajectories: Iterable[Trajectory],
+    rubric: Rubric | None = None,
+    *,
+    tasks: Callable[[Trajectory], Task] | None = None,
+    label: str = "",
+) -> Iterator[Trajectory]:
     """The episodes with every reward recomputed, in the same order.
 
     Args:
@@ -93,10 +98,15 @@ def rescore(trajectories: Iterable[Trajectory], rubric: Rubric | None = None, *,
     pending: list[tuple[Trajectory, Rubric, RewardContext | None]] = []
     for traj in trajectories:
         active = rubric or lookup.rubric(traj.env_id)
-        scored = score_transcript(active, find_task(traj), traj.messages,
-                                  turn_indices=[t.message_index for t in traj.turns],
-                                  tool_errors=[t.tool_errors for t in traj.turns],
-                                  outcome=traj.terminated or traj.truncated, trajectory=traj)
+        scored = score_transcript(
+            active,
+            find_task(traj),
+            traj.messages,
+            turn_indices=[t.message_index for t in traj.turns],
+            tool_errors=[t.tool_errors for t in traj.turns],
+            outcome=traj.terminated or traj.truncated,
+            trajectory=traj,
+        )
         for turn, (reward, components) in zip(traj.turns, scored.turns):
             turn.reward, turn.reward_components = reward, components
         traj.outcome_reward, traj.outcome_components = scored.outcome or (0.0, {})
@@ -124,8 +134,9 @@ def _score_groups(pending: list[tuple[Trajectory, Rubric, RewardContext | None]]
     yield from (traj for traj, _, _ in pending)
 
 
-def rescore_file(src: str | os.PathLike, out: str | os.PathLike, rubric: Rubric | None = None, *,
-                 label: str = "") -> int:
+def rescore_file(
+    src: str | os.PathLike, out: str | os.PathLike, rubric: Rubric | None = None, *, label: str = ""
+) -> int:
     """Rescore every episode of ``src`` into a new file ``out`` (which must not exist); returns the count."""
     if os.path.exists(out):
         raise ValueError(f"{out} exists; rescore writes a new file")

@@ -147,25 +147,27 @@ class Rubric:
         """
         if scope not in ("turn", "outcome"):
             raise ValueError(f"score() takes scope 'turn' or 'outcome', got {scope!r}; use score_group()")
-        return _combine([(term, _attempt(lambda: term.fn(ctx))) for term in self.terms(scope)])
+        return _combine([(term, _attempt(term.fn, ctx)) for term in self.terms(scope)])
 
     def score_group(self, contexts: Sequence[RewardContext]) -> list[tuple[float, dict[str, float]]]:
         """The group-scope reward and components of each episode of one group (``contexts``: their
         outcome contexts, in order). A group term must return one value per episode."""
         per_term = []
         for term in self.terms("group"):
-            values = _attempt(lambda: term.fn(list(contexts)))
+            values = _attempt(term.fn, list(contexts))
             if not isinstance(values, RewardTermError) and len(values) != len(contexts):
                 raise ValueError(f"group term {term.name!r} returned {len(values)} values for {len(contexts)} episodes")
             per_term.append((term, values))
-        return [_combine([(term, v if isinstance(v, RewardTermError) else v[i]) for term, v in per_term])
-                for i in range(len(contexts))]
+        return [
+            _combine([(term, v if isinstance(v, RewardTermError) else v[i]) for term, v in per_term])
+            for i in range(len(contexts))
+        ]
 
 
-def _attempt(call: Callable[[], Any]) -> Any:
-    """The term's return value, or the RewardTermError it raised."""
+def _attempt(fn: Callable[[Any], Any], arg: Any) -> Any:
+    """``fn(arg)``: the term's return value, or the RewardTermError it raised."""
     try:
-        return call()
+        return fn(arg)
     except RewardTermError as e:
         return e
 

@@ -40,8 +40,10 @@ def _reference(ctx: RewardContext) -> Any:
 
 # ----- answers -----
 
-def numeric_match(response: Getter | None = None, reference: Getter | None = None,
-                  rel_tol: float = 1e-6, abs_tol: float = 0.0) -> TermFn:
+
+def numeric_match(
+    response: Getter | None = None, reference: Getter | None = None, rel_tol: float = 1e-6, abs_tol: float = 0.0
+) -> TermFn:
     """1.0 when the number the response commits to (``#### X``, "the answer is X", ``\\boxed{X}``,
     else its last number; see :func:`~rftgym.rewards.extract_answer`) equals the reference within
     ``rel_tol`` / ``abs_tol``; ``$1,234.50``, ``1234.5`` and ``1,234.5 dollars`` are equal."""
@@ -50,8 +52,12 @@ def numeric_match(response: Getter | None = None, reference: Getter | None = Non
     def fn(ctx: RewardContext) -> float:
         text, want = get(ctx), ref(ctx)
         predicted = extract_answer(text) if isinstance(text, str) else None
-        return float(predicted is not None and want is not None
-                     and numbers_match(predicted, str(want), rel_tol=rel_tol, abs_tol=abs_tol))
+        return float(
+            predicted is not None
+            and want is not None
+            and numbers_match(predicted, str(want), rel_tol=rel_tol, abs_tol=abs_tol)
+        )
+
     return fn
 
 
@@ -61,8 +67,7 @@ def normalize_text(text: str) -> str:
     return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
 
 
-def exact_match(response: Getter | None = None, reference: Getter | None = None,
-                normalize: bool = True) -> TermFn:
+def exact_match(response: Getter | None = None, reference: Getter | None = None, normalize: bool = True) -> TermFn:
     """1.0 when the response equals the reference (a string, or a list of accepted strings);
     ``normalize`` compares them after :func:`normalize_text`, else after stripping whitespace."""
     get, ref = response or _response, reference or _reference
@@ -72,6 +77,7 @@ def exact_match(response: Getter | None = None, reference: Getter | None = None,
         text, want = get(ctx), ref(ctx)
         accepted = want if isinstance(want, (list, tuple)) else [want]
         return float(isinstance(text, str) and canon(text) in {canon(str(a)) for a in accepted if a is not None})
+
     return fn
 
 
@@ -82,6 +88,7 @@ def regex_match(pattern: str, response: Getter | None = None, flags: int = 0) ->
 
 
 # ----- output format -----
+
 
 def has_tags(*tags: str, response: Getter | None = None) -> TermFn:
     """1.0 when the response holds every ``<tag>...</tag>`` pair named (e.g. ``has_tags("think",
@@ -117,10 +124,12 @@ def json_valid(schema: dict | None = None, response: Getter | None = None) -> Te
         except ValueError:
             return 0.0
         return float(validator is None or validator.is_valid(value))
+
     return fn
 
 
 # ----- behaviour -----
+
 
 def tool_call_errors() -> TermFn:
     """Turn scope: how many of this turn's tool calls failed (bad JSON, unknown tool, bad
@@ -147,6 +156,7 @@ def length_penalty(limit: int, unit: str = "chars", episode: bool = False) -> Te
         texts = _assistant_texts(ctx, episode)
         size = sum(len(t) if unit == "chars" else len(t.split()) for t in texts)
         return max(0.0, (size - limit) / limit)
+
     return fn
 
 
@@ -158,20 +168,24 @@ def turn_count_penalty(free_turns: int = 1) -> TermFn:
 def repetition_penalty(n: int = 4, episode: bool = False) -> TermFn:
     """The fraction of word ``n``-grams of the response that repeat an earlier one (0 = none, near 1 =
     a loop). ``episode=True`` pools every assistant message, so repeating a whole turn counts too."""
+
     def fn(ctx: RewardContext) -> float:
         words = " ".join(_assistant_texts(ctx, episode)).lower().split()
-        grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+        grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
         return (len(grams) - len(set(grams))) / len(grams) if grams else 0.0
+
     return fn
 
 
 # ----- env state -----
+
 
 def unit_test_pass_rate(run_tests: Callable[[RewardContext], Any]) -> TermFn:
     """The fraction of unit tests passed. ``run_tests(ctx)`` runs them (e.g. in the env's sandbox,
     ``lambda ctx: ctx.env.grade``) and returns ``(passed, total)``, an object with ``passed``
     and ``total`` attributes, or None when there was nothing to run (no submission): 0. A run that
     reports no tests at all is recorded as an error, not as 0."""
+
     def fn(ctx: RewardContext) -> float:
         report = run_tests(ctx)
         if report is None:
@@ -180,6 +194,7 @@ def unit_test_pass_rate(run_tests: Callable[[RewardContext], Any]) -> TermFn:
         if total <= 0:
             raise RewardTermError("the test run reported no tests")
         return passed / total
+
     return fn
 
 
@@ -191,6 +206,7 @@ def state_match(actual: Getter, expected: Getter, partial: bool = False) -> Term
     """1.0 when ``actual(ctx)`` (e.g. the env's database after the episode) equals ``expected(ctx)``
     (e.g. the database after the reference actions), compared as JSON with sorted keys.
     ``partial=True`` gives the fraction of top-level keys (of both dicts) whose values agree."""
+
     def fn(ctx: RewardContext) -> float:
         got, want = actual(ctx), expected(ctx)
         if not partial:
@@ -198,6 +214,7 @@ def state_match(actual: Getter, expected: Getter, partial: bool = False) -> Term
         keys = set(got) | set(want)
         same = sum(k in got and k in want and _canonical(got[k]) == _canonical(want[k]) for k in keys)
         return same / len(keys) if keys else 1.0
+
     return fn
 
 
@@ -224,6 +241,7 @@ def info_communicated(required: Getter | None = None, roles: tuple[str, ...] = (
             value = normalize_number(str(item)) if isinstance(item, (int, float)) else None
             found += (value is not None and value in numbers) or _flatten(str(item)) in flat
         return found / len(wanted)
+
     return fn
 
 

@@ -12,8 +12,16 @@ from __future__ import annotations
 import threading
 
 from rftgym.sandbox.image import DEFAULT_IMAGE, ImageBuildError, build_image
-from rftgym.sandbox.pool import (DockerUnavailable, ExecResult, Limits, Sandbox, SandboxDied, SandboxError,
-                                 SandboxPool, connect)
+from rftgym.sandbox.pool import (
+    DockerUnavailable,
+    ExecResult,
+    Limits,
+    Sandbox,
+    SandboxDied,
+    SandboxError,
+    SandboxPool,
+    connect,
+)
 from rftgym.sandbox.reaper import reap
 
 _shared: dict[tuple[str, Limits], SandboxPool] = {}
@@ -30,5 +38,18 @@ def shared_pool(image: str = DEFAULT_IMAGE, size: int = 2, limits: Limits = Limi
         return pool
 
 
-__all__ = ["DEFAULT_IMAGE", "DockerUnavailable", "ExecResult", "ImageBuildError", "Limits", "Sandbox",
-           "SandboxDied", "SandboxError", "SandboxPool", "build_image", "connect", "reap", "shared_pool"]
+__all__ = [
+    "DEFAULT_IMAGE",
+    "DockerUnavailable",
+    "ExecResult",
+    "ImageBuildError",
+    "Limits",
+    "Sandbox",
+    "SandboxDied",
+    "SandboxError",
+    "SandboxPool",
+    "build_image",
+    "connect",
+    "reap",
+    "shared_pool",
+]

@@ -71,8 +71,10 @@ def apt_mirror(sources: Sequence[Path] = APT_SOURCES) -> Mirror:
                 found = match and _release([match[1]], [match[2]])
                 if found:
                     return found
-    raise ImageBuildError("no Debian release source found in the apt configuration "
-                          f"({', '.join(map(str, sources))}); pass --mirror URI and --suite NAME")
+    raise ImageBuildError(
+        "no Debian release source found in the apt configuration "
+        f"({', '.join(map(str, sources))}); pass --mirror URI and --suite NAME"
+    )
 
 
 def _release(uris: list[str], suites: list[str]) -> Mirror | None:
@@ -81,8 +83,13 @@ def _release(uris: list[str], suites: list[str]) -> Mirror | None:
     return Mirror(uris[0].rstrip("/"), releases[0]) if uris and releases else None
 
 
-def build_image(tag: str = DEFAULT_IMAGE, packages: Sequence[str] = (), mirror: Mirror | None = None,
-                client: docker.DockerClient | None = None, log=print) -> str:
+def build_image(
+    tag: str = DEFAULT_IMAGE,
+    packages: Sequence[str] = (),
+    mirror: Mirror | None = None,
+    client: docker.DockerClient | None = None,
+    log=print,
+) -> str:
     """Build the sandbox image from Debian packages and ``docker import`` it as ``tag``.
 
     Args:
@@ -102,8 +109,10 @@ def build_image(tag: str = DEFAULT_IMAGE, packages: Sequence[str] = (), mirror: 
         root = Path(tmp) / "root"
         include = ",".join([*BASE_PACKAGES, *packages])
         log(f"debootstrap {mirror.suite} from {mirror.uri} (+ {include})")
-        _check_run(["debootstrap", "--variant=minbase", f"--include={include}", mirror.suite, str(root), mirror.uri],
-                   "debootstrap")
+        _check_run(
+            ["debootstrap", "--variant=minbase", f"--include={include}", mirror.suite, str(root), mirror.uri],
+            "debootstrap",
+        )
         _add_user(root)
         # Caches and docs are dead weight in a sandbox; apt lists would go stale anyway.
         for junk in ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale"):
@@ -113,8 +122,14 @@ def build_image(tag: str = DEFAULT_IMAGE, packages: Sequence[str] = (), mirror: 
         _check_run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], "tar")
         log(f"docker import as {tag}")
         repository, _, version = tag.rpartition(":") if ":" in tag.split("/")[-1] else (tag, "", "latest")
-        changes = [f"USER {SANDBOX_UID}:{SANDBOX_UID}", "WORKDIR /work", "ENV HOME=/work",
-                   "ENV PYTHONDONTWRITEBYTECODE=1", "LABEL rftgym.image=1", 'CMD ["python3"]']
+        changes = [
+            f"USER {SANDBOX_UID}:{SANDBOX_UID}",
+            "WORKDIR /work",
+            "ENV HOME=/work",
+            "ENV PYTHONDONTWRITEBYTECODE=1",
+            "LABEL rftgym.image=1",
+            'CMD ["python3"]',
+        ]
         client.api.import_image_from_file(str(archive), repository=repository, tag=version, changes=changes)
     image = client.images.get(tag)
     log(f"built {tag} ({image.short_id}, {image.attrs['Size'] / 1e6:.0f} MB)")

@@ -32,9 +32,9 @@ import weakref
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import docker
 import docker.errors
 
+import docker
 from rftgym.sandbox import reaper
 from rftgym.sandbox.image import DEFAULT_IMAGE, SANDBOX_UID
 
@@ -46,8 +46,10 @@ BOOTSTRAP = "import json, sys; exec(json.loads(sys.stdin.readline()))"
 HOST_GRACE = 5.0
 #: Seconds a container may take from create to the supervisor's ready line.
 START_TIMEOUT = 60.0
-DOCKER_HINT = ("start it with `sudo dockerd &` (or `sudo systemctl start docker`), or run scripts/ensure-docker.sh; "
-               "set DOCKER_HOST for another engine")
+DOCKER_HINT = (
+    "start it with `sudo dockerd &` (or `sudo systemctl start docker`), or run scripts/ensure-docker.sh; "
+    "set DOCKER_HOST for another engine"
+)
 
 
 class SandboxError(Exception):
@@ -153,7 +155,7 @@ class _Stream:
             if len(self.buffer) >= 8:
                 kind, size = struct.unpack(">BxxxL", self.buffer[:8])
                 if len(self.buffer) >= 8 + size:
-                    payload, self.buffer = self.buffer[8:8 + size], self.buffer[8 + size:]
+                    payload, self.buffer = self.buffer[8 : 8 + size], self.buffer[8 + size :]
                     if kind == 2:
                         self.stderr = (self.stderr + payload)[-1024:]
                     else:
@@ -198,9 +200,17 @@ class Sandbox:
                 calls; a last bare expression is printed); ``"script"``: a fresh ``python3 -c``.
             cpu_time: CPU seconds the code may use (default: ``timeout``).
         """
-        reply = self._call({"op": "exec", "code": code, "mode": mode, "timeout": timeout,
-                            "cpu_time": cpu_time or timeout, "max_output": self.limits.max_output},
-                           timeout + HOST_GRACE)
+        reply = self._call(
+            {
+                "op": "exec",
+                "code": code,
+                "mode": mode,
+                "timeout": timeout,
+                "cpu_time": cpu_time or timeout,
+                "max_output": self.limits.max_output,
+            },
+            timeout + HOST_GRACE,
+        )
         return ExecResult(**{f.name: reply[f.name] for f in fields(ExecResult)})
 
     def write_file(self, path: str, data: str | bytes) -> None:
@@ -262,14 +272,21 @@ class SandboxPool:
         client: Docker client (default: from the environment).
     """
 
-    def __init__(self, image: str = DEFAULT_IMAGE, size: int = 2, limits: Limits = Limits(),
-                 client: docker.DockerClient | None = None):
+    def __init__(
+        self,
+        image: str = DEFAULT_IMAGE,
+        size: int = 2,
+        limits: Limits = Limits(),
+        client: docker.DockerClient | None = None,
+    ):
         self.client = client or connect()
         try:
             self.client.images.get(image)
         except docker.errors.ImageNotFound:
-            raise SandboxError(f"no image {image!r}: build it with `rftgym sandbox build-image"
-                               f"{'' if image == DEFAULT_IMAGE else ' --tag ' + image}`") from None
+            raise SandboxError(
+                f"no image {image!r}: build it with `rftgym sandbox build-image"
+                f"{'' if image == DEFAULT_IMAGE else ' --tag ' + image}`"
+            ) from None
         self.image, self.size, self.limits = image, size, limits
         self.owner = reaper.watch(self.client)  # removes our containers if this process dies
         self.id = uuid.uuid4().hex[:12]  # labels this pool's containers, for close()
@@ -372,17 +389,35 @@ class SandboxPool:
         api, limits = self.client.api, self.limits
         uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
         host_config = api.create_host_config(
-            auto_remove=True, network_mode="none", cap_drop=["ALL"], security_opt=["no-new-privileges"],
-            read_only=True, init=True, pids_limit=limits.pids, mem_limit=limits.memory,
-            memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9),
-            tmpfs={"/work": f"size={limits.workdir_size},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700",
-                   "/tmp": f"size={limits.tmp_size},mode=1777"})
+            auto_remove=True,
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=True,
+            init=True,
+            pids_limit=limits.pids,
+            mem_limit=limits.memory,
+            memswap_limit=limits.memory,
+            nano_cpus=int(limits.cpus * 1e9),
+            tmpfs={
+                "/work": f"size={limits.workdir_size},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700",
+                "/tmp": f"size={limits.tmp_size},mode=1777",
+            },
+        )
         container = api.create_container(
-            self.image, command=["python3", "-I", "-u", "-c", BOOTSTRAP, str(limits.ttl)],
+            self.image,
+            command=["python3", "-I", "-u", "-c", BOOTSTRAP, str(limits.ttl)],
             # stdin_open without detach also sets StdinOnce: stdin closes when our attachment ends.
-            user=uid, working_dir="/work", stdin_open=True, detach=False, tty=False, network_disabled=True,
+            user=uid,
+            working_dir="/work",
+            stdin_open=True,
+            detach=False,
+            tty=False,
+            network_disabled=True,
             environment={"HOME": "/work", "PYTHONDONTWRITEBYTECODE": "1"},
-            labels=reaper.labels(self.owner, limits.ttl, self.id), host_config=host_config)
+            labels=reaper.labels(self.owner, limits.ttl, self.id),
+            host_config=host_config,
+        )
         cid = container["Id"]
         try:
             raw = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})

@@ -21,9 +21,10 @@ import sys
 import threading
 import time
 
-import docker
 import docker.errors
 import requests
+
+import docker
 
 LABEL = "rftgym"
 OWNER = "rftgym.owner"
@@ -70,9 +71,13 @@ def watch(client: docker.DockerClient) -> str:
     token = owner_token()
     with _watcher_lock:
         if _watcher is None or _watcher.poll() is not None or _watcher.args[-1] != token:  # a fork has its own
-            _watcher = subprocess.Popen([sys.executable, "-m", "rftgym.sandbox.reaper", token],
-                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+            _watcher = subprocess.Popen(
+                [sys.executable, "-m", "rftgym.sandbox.reaper", token],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
     return token
 
 

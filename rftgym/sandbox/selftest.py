@@ -23,6 +23,7 @@ def check(name: str) -> Callable[[Check], Check]:
     def register(fn: Check) -> Check:
         CHECKS[name] = fn
         return fn
+
     return register
 
 
@@ -60,8 +61,10 @@ def infinite_loop(pool: SandboxPool) -> tuple[bool, str]:
 @check("CPU spin (CPU-time limit)")
 def cpu_spin(pool: SandboxPool) -> tuple[bool, str]:
     result, usable = _attack(pool, "while True:\n    pass", timeout=30, cpu_time=1)
-    return (result.cpu_limited and not result.timed_out and usable,
-            f"cpu_limited={result.cpu_limited} after {result.duration:.1f}s wall")
+    return (
+        result.cpu_limited and not result.timed_out and usable,
+        f"cpu_limited={result.cpu_limited} after {result.duration:.1f}s wall",
+    )
 
 
 @check("output flood")
@@ -77,14 +80,18 @@ def output_flood(pool: SandboxPool) -> tuple[bool, str]:
 def disk_fill(pool: SandboxPool) -> tuple[bool, str]:
     code = "with open('/work/fill', 'wb') as f:\n    while True:\n        f.write(b'x' * (1 << 20))"
     result, usable = _attack(pool, code, timeout=30)
-    return "No space left" in (result.exception or "") and usable, (result.exception or "no error").strip().splitlines()[-1]
+    return "No space left" in (result.exception or "") and usable, (
+        result.exception or "no error"
+    ).strip().splitlines()[-1]
 
 
 def _probe(pool: SandboxPool, targets: list, attempt: str) -> tuple[bool, str]:
     """In a fresh sandbox, run ``attempt`` (code using ``target``) for each target; the sandbox
     held if every attempt raised OSError."""
-    code = (f"import socket\nfor target in {targets!r}:\n    try:\n        {attempt}\n        print('GOT', target)\n"
-            "    except OSError as e:\n        print('blocked', target, type(e).__name__, e.strerror)")
+    code = (
+        f"import socket\nfor target in {targets!r}:\n    try:\n        {attempt}\n        print('GOT', target)\n"
+        "    except OSError as e:\n        print('blocked', target, type(e).__name__, e.strerror)"
+    )
     result, _ = _attack(pool, code, timeout=20)
     held = "GOT" not in result.stdout and result.stdout.count("blocked") == len(targets)
     return held, result.stdout.strip().replace("\n", "; ")
@@ -107,8 +114,10 @@ def other_episode(pool: SandboxPool) -> tuple[bool, str]:
     try:
         first.write_file("secret.txt", "first episode's secret")
         first.run("open('/tmp/secret', 'w').write('first episode tmp secret')")
-        code = ("import glob\nfor p in ['/work/secret.txt', '/tmp/secret']:\n    try:\n        print('READ', open(p).read())\n"
-                "    except OSError:\n        print('absent', p)\nprint(glob.glob('/work/*') + glob.glob('/tmp/*'))")
+        code = (
+            "import glob\nfor p in ['/work/secret.txt', '/tmp/secret']:\n    try:\n        print('READ', open(p).read())\n"
+            "    except OSError:\n        print('absent', p)\nprint(glob.glob('/work/*') + glob.glob('/tmp/*'))"
+        )
         result = second.run(code)
         return "secret" not in result.stdout.replace("/secret", ""), result.stdout.strip().replace("\n", "; ")
     finally:
@@ -118,9 +127,11 @@ def other_episode(pool: SandboxPool) -> tuple[bool, str]:
 
 @check("escaping the workdir")
 def escape_workdir(pool: SandboxPool) -> tuple[bool, str]:
-    code = ("import os\nos.symlink('/etc', '/work/etc-link')\nfor p in ['/escape', '/etc/escape', '/usr/lib/escape', '/home/escape']:\n"
-            "    try:\n        open(p, 'w').write('x')\n        print('WROTE', p)\n"
-            "    except OSError as e:\n        print('denied', p, e.strerror)")
+    code = (
+        "import os\nos.symlink('/etc', '/work/etc-link')\nfor p in ['/escape', '/etc/escape', '/usr/lib/escape', '/home/escape']:\n"
+        "    try:\n        open(p, 'w').write('x')\n        print('WROTE', p)\n"
+        "    except OSError as e:\n        print('denied', p, e.strerror)"
+    )
     sandbox = pool.acquire()
     result = sandbox.run(code, timeout=10)
     refused = []
@@ -131,7 +142,10 @@ def escape_workdir(pool: SandboxPool) -> tuple[bool, str]:
             refused.append(path)
     pool.release(sandbox)
     held = "WROTE" not in result.stdout and result.stdout.count("denied") == 4 and len(refused) == 3
-    return held, f"{result.stdout.count('denied')}/4 writes denied by the read-only root; file API refused {len(refused)}/3"
+    return (
+        held,
+        f"{result.stdout.count('denied')}/4 writes denied by the read-only root; file API refused {len(refused)}/3",
+    )
 
 
 @check("killing the supervisor")
@@ -156,8 +170,10 @@ def kill_supervisor(pool: SandboxPool) -> tuple[bool, str]:
 
 @check("runs unprivileged")
 def unprivileged(pool: SandboxPool) -> tuple[bool, str]:
-    code = ("import os\nstatus = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
-            "print(os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip())")
+    code = (
+        "import os\nstatus = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+        "print(os.getuid(), status['CapEff'].strip(), status['NoNewPrivs'].strip())"
+    )
     result, _ = _attack(pool, code, timeout=10)
     uid, caps, nnp = result.stdout.split()
     return uid != "0" and int(caps, 16) == 0 and nnp == "1", f"uid {uid}, CapEff {caps}, NoNewPrivs {nnp}"

@@ -37,7 +37,7 @@ WORKDIR = "/work"
 
 # The persistent interpreter. Control requests arrive on the fd named by argv[1], one result line
 # per request goes out on argv[2]; fd 1 and 2 are the output pipes the supervisor reads.
-WORKER = r'''
+WORKER = r"""
 import ast, json, os, resource, sys, traceback
 ctl_in, ctl_out = os.fdopen(int(sys.argv[1]), "rb"), os.fdopen(int(sys.argv[2]), "wb")
 namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -73,7 +73,7 @@ for line in ctl_in:
     except Exception:
         pass
     ctl_out.write(json.dumps({"seq": request["seq"], "exception": error}).encode() + b"\n"); ctl_out.flush()
-'''
+"""
 
 
 def _make_undumpable():
@@ -101,12 +101,13 @@ class Capture:
             data = data[room:]
         if data:
             self.tail += data
-            del self.tail[:-self.half]
+            del self.tail[: -self.half]
 
     def text(self):
         head, tail = self.head.decode(errors="replace"), self.tail.decode(errors="replace")
         if self.total > len(self.head) + len(self.tail):
-            return head + "\n...[%d bytes truncated]...\n" % (self.total - len(self.head) - len(self.tail)) + tail
+            cut = self.total - len(self.head) - len(self.tail)
+            return f"{head}\n...[{cut} bytes truncated]...\n{tail}"
         return head + tail
 
     @property
@@ -143,6 +144,7 @@ def _limit_cpu(seconds):
         soft = int(seconds) + 1
         resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     return apply
 
 
@@ -159,9 +161,14 @@ class Supervisor:
         res_r, res_w = os.pipe()  # worker -> supervisor
         try:
             self.worker = subprocess.Popen(
-                [sys.executable, "-I", "-u", "-c", WORKER, str(ctl_r), str(res_w)], stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(ctl_r, res_w), cwd=WORKDIR,
-                start_new_session=True)
+                [sys.executable, "-I", "-u", "-c", WORKER, str(ctl_r), str(res_w)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(ctl_r, res_w),
+                cwd=WORKDIR,
+                start_new_session=True,
+            )
         finally:
             os.close(ctl_r)
             os.close(res_w)
@@ -176,9 +183,15 @@ class Supervisor:
         started = time.monotonic()
         restarted = False
         if request.get("mode", "repl") == "script":
-            proc = subprocess.Popen([sys.executable, "-I", "-u", "-c", request["code"]], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=WORKDIR,
-                                    start_new_session=True, preexec_fn=_limit_cpu(cpu_time))
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-u", "-c", request["code"]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=WORKDIR,
+                start_new_session=True,
+                preexec_fn=_limit_cpu(cpu_time),
+            )
             result, timed_out = self.pump(proc, None, out, err, started + timeout)
             kill_all(proc.pid, everyone=False)  # what the script left behind; the repl lives on
             proc.wait()
@@ -189,8 +202,9 @@ class Supervisor:
                 self.start_worker()
             proc = self.worker
             self.seq += 1
-            self.ctl_in.write(json.dumps({"seq": self.seq, "code": request["code"], "cpu_time": cpu_time}).encode()
-                              + b"\n")
+            self.ctl_in.write(
+                json.dumps({"seq": self.seq, "code": request["code"], "cpu_time": cpu_time}).encode() + b"\n"
+            )
             self.ctl_in.flush()
             result, timed_out = self.pump(proc, self.ctl_out, out, err, started + timeout)
             if result is None:  # timed out or died: the repl is gone, every process with it
@@ -202,9 +216,15 @@ class Supervisor:
         died = code is not None and code < 0
         oom = died and oom_before >= 0 and oom_kills() > oom_before
         return {
-            "stdout": out.text(), "stderr": err.text(), "stdout_truncated": out.truncated,
-            "stderr_truncated": err.truncated, "exception": exception, "exit_code": code,
-            "timed_out": timed_out, "oom_killed": oom, "cpu_limited": code == -signal.SIGXCPU,
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_truncated": out.truncated,
+            "stderr_truncated": err.truncated,
+            "exception": exception,
+            "exit_code": code,
+            "timed_out": timed_out,
+            "oom_killed": oom,
+            "cpu_limited": code == -signal.SIGXCPU,
             "restarted": restarted or (self.worker is None and request.get("mode", "repl") != "script"),
             "duration": time.monotonic() - started,
         }
@@ -265,7 +285,7 @@ class Supervisor:
     def resolve(path):
         full = os.path.realpath(os.path.join(WORKDIR, path))
         if full != WORKDIR and not full.startswith(WORKDIR + "/"):
-            raise ValueError("path %r is outside %s" % (path, WORKDIR))
+            raise ValueError(f"path {path!r} is outside {WORKDIR}")
         return full
 
     def write(self, request):
@@ -292,11 +312,12 @@ class Supervisor:
             try:
                 request = json.loads(line)
                 rid = request.get("id")
-                handler = {"exec": self.exec, "write": self.write, "read": self.read,
-                           "ping": lambda r: {}}[request["op"]]
+                handler = {"exec": self.exec, "write": self.write, "read": self.read, "ping": lambda r: {}}[
+                    request["op"]
+                ]
                 reply(id=rid, ok=True, **handler(request))
             except Exception as e:
-                reply(id=rid, ok=False, error="%s: %s" % (type(e).__name__, e))
+                reply(id=rid, ok=False, error=f"{type(e).__name__}: {e}")
         kill_all()  # stdin closed: the host is gone
 
 

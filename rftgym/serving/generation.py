@@ -59,10 +59,10 @@ class Generator:
 
     def __init__(self, model: Any, tokenizer: Any, eos_token_ids: set[int], seed: int | None = None):
         """Args:
-            model: A transformers causal LM in eval mode.
-            tokenizer: Its tokenizer (for decoding and the pad id).
-            eos_token_ids: Tokens that end a turn.
-            seed: Seeds the seeds of rows that bring none (None: fresh randomness).
+        model: A transformers causal LM in eval mode.
+        tokenizer: Its tokenizer (for decoding and the pad id).
+        eos_token_ids: Tokens that end a turn.
+        seed: Seeds the seeds of rows that bring none (None: fresh randomness).
         """
         self._seeds = random.Random(seed)
         self.model = model
@@ -87,8 +87,8 @@ class Generator:
         input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((rows, width), dtype=torch.long)
         for i, prompt in enumerate(prompts):  # left padding: every row's next token is at the end
-            input_ids[i, width - len(prompt):] = torch.tensor(prompt)
-            attention[i, width - len(prompt):] = 1
+            input_ids[i, width - len(prompt) :] = torch.tensor(prompt)
+            attention[i, width - len(prompt) :] = 1
         input_ids, attention = input_ids.to(device), attention.to(device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         # One Python RNG per row: a row draws one uniform per step, so its sample depends only on its
@@ -121,14 +121,23 @@ class Generator:
                 break
             attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=1)
             positions = positions[:, -1:] + 1
-            out = self.model(input_ids=chosen[:, None], attention_mask=attention, position_ids=positions,
-                             use_cache=True, **cache)
-        return [Completion(tokens[i], logprobs[i], texts[i] if texts[i] is not None else self._text(tokens[i]),
-                           finish[i] or "length") for i in range(rows)]
+            out = self.model(
+                input_ids=chosen[:, None], attention_mask=attention, position_ids=positions, use_cache=True, **cache
+            )
+        return [
+            Completion(
+                tokens[i],
+                logprobs[i],
+                texts[i] if texts[i] is not None else self._text(tokens[i]),
+                finish[i] or "length",
+            )
+            for i in range(rows)
+        ]
 
     @staticmethod
-    def _choose(log_probs: torch.Tensor, top_p: torch.Tensor, greedy: torch.Tensor,
-                rngs: list[random.Random]) -> torch.Tensor:
+    def _choose(
+        log_probs: torch.Tensor, top_p: torch.Tensor, greedy: torch.Tensor, rngs: list[random.Random]
+    ) -> torch.Tensor:
         """The next token of every row: argmax for greedy rows, else a top-p sample."""
         sorted_probs, order = log_probs.exp().sort(dim=-1, descending=True)
         # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
@@ -154,5 +163,3 @@ class Generator:
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)
-
-

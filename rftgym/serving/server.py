@@ -38,8 +38,8 @@ from typing import Any
 from aiohttp import web
 
 from rftgym._background import BackgroundServer
-from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
 from rftgym.agents.text_tools import parse_tool_calls
+from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
 from rftgym.serving.generation import Completion, Generator, SamplingParams
 from rftgym.serving.tiny import resolve_model
 
@@ -59,10 +59,22 @@ class ModelServer(BackgroundServer):
     """The endpoint. Serve it from a background thread (``with ModelServer(...) as server:``,
     ``server.base_url``) or on your own event loop (``await server.serve()``)."""
 
-    def __init__(self, model: str, *, served_name: str | None = None, host: str = "127.0.0.1", port: int = 0,
-                 device: str | None = None, dtype: str = "auto", max_batch_size: int = 64,
-                 default_max_tokens: int = 512, batch_window: float = 0.01, watch: str | Path | None = None,
-                 watch_interval: float = 1.0, seed: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        *,
+        served_name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        device: str | None = None,
+        dtype: str = "auto",
+        max_batch_size: int = 64,
+        default_max_tokens: int = 512,
+        batch_window: float = 0.01,
+        watch: str | Path | None = None,
+        watch_interval: float = 1.0,
+        seed: int | None = None,
+    ):
         """Load the model (``"tiny"``, a local HF folder or a hub id) and its tokenizer.
 
         Args:
@@ -100,7 +112,9 @@ class ModelServer(BackgroundServer):
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         if self.tokenizer.chat_template is None:
             raise ValueError(f"{model}: the tokenizer has no chat template")
-        self.generator = Generator(self._load_model(self.path), self.tokenizer, eos_token_ids(self.tokenizer, self.path), seed)
+        self.generator = Generator(
+            self._load_model(self.path), self.tokenizer, eos_token_ids(self.tokenizer, self.path), seed
+        )
         info = checkpoint_info(self.path)
         self.weights_version = info["version"] if info else "0"
         self.base_url = ""
@@ -117,8 +131,12 @@ class ModelServer(BackgroundServer):
         import torch
         from transformers import AutoModelForCausalLM
 
-        dtype = {"auto": torch.bfloat16 if self.device.startswith("cuda") else torch.float32,
-                 "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.dtype]
+        dtype = {
+            "auto": torch.bfloat16 if self.device.startswith("cuda") else torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[self.dtype]
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
 
     def load(self, path: str | Path, state_dict: dict[str, Any] | None = None) -> str:
@@ -202,7 +220,7 @@ class ModelServer(BackgroundServer):
                         job.future.set_exception(exc)
                 continue
             for job in jobs:
-                mine, completions = completions[: len(job.params)], completions[len(job.params):]
+                mine, completions = completions[: len(job.params)], completions[len(job.params) :]
                 if not job.future.done():  # the client may have gone
                     job.future.set_result((mine, version))
 
@@ -226,7 +244,9 @@ class ModelServer(BackgroundServer):
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be a JSON object")
             if body.get("model") not in (None, self.model_name):
-                return _error(404, f"model {body.get('model')!r} is not served here; this server has {self.model_name!r}")
+                return _error(
+                    404, f"model {body.get('model')!r} is not served here; this server has {self.model_name!r}"
+                )
             if body.get("stream"):
                 raise BadRequest("stream is not supported")
             prompt = render_ids(self.tokenizer, _messages(body), body.get("tools") or None)
@@ -253,15 +273,19 @@ class ModelServer(BackgroundServer):
         max_tokens = _number(body, budget_key, self.default_max_tokens, int, lambda v: v >= 1, ">= 1")
         room = self.generator.model.config.max_position_embeddings - prompt_length
         if room < 1:
-            raise BadRequest(f"the prompt has {prompt_length} tokens, more than the model's context "
-                             f"({self.generator.model.config.max_position_embeddings})")
+            raise BadRequest(
+                f"the prompt has {prompt_length} tokens, more than the model's context "
+                f"({self.generator.model.config.max_position_embeddings})"
+            )
         seed = _number(body, "seed", None, int, lambda v: True, "")
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else stop
         if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
             raise BadRequest("stop must be a string or a list of non-empty strings")
-        return [SamplingParams(temperature, top_p, min(max_tokens, room), stop,
-                               None if seed is None else seed + i) for i in range(n)]
+        return [
+            SamplingParams(temperature, top_p, min(max_tokens, room), stop, None if seed is None else seed + i)
+            for i in range(n)
+        ]
 
     def _completion(self, body: dict, prompt: list[int], completions: list[Completion], version: str) -> dict:
         want_ids, want_logprobs = bool(body.get("return_token_ids")), bool(body.get("logprobs"))
@@ -271,19 +295,32 @@ class ModelServer(BackgroundServer):
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if calls:
                 message["tool_calls"] = calls
-            choice: dict[str, Any] = {"index": i, "message": message, "logprobs": None,
-                                      "finish_reason": "tool_calls" if calls and c.finish_reason == "stop" else c.finish_reason}
+            choice: dict[str, Any] = {
+                "index": i,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if calls and c.finish_reason == "stop" else c.finish_reason,
+            }
             if want_logprobs:
                 choice["logprobs"] = {"content": [self._logprob_entry(t, lp) for t, lp in zip(c.token_ids, c.logprobs)]}
             if want_ids:
                 choice["token_ids"] = c.token_ids
             choices.append(choice)
         generated = sum(len(c.token_ids) for c in completions)
-        response = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-                    "model": self.model_name, "choices": choices, "system_fingerprint": version,
-                    "weights_version": version,
-                    "usage": {"prompt_tokens": len(prompt), "completion_tokens": generated,
-                              "total_tokens": len(prompt) + generated}}
+        response = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "system_fingerprint": version,
+            "weights_version": version,
+            "usage": {
+                "prompt_tokens": len(prompt),
+                "completion_tokens": generated,
+                "total_tokens": len(prompt) + generated,
+            },
+        }
         if want_ids:
             response["prompt_token_ids"] = prompt
         return response
@@ -293,9 +330,20 @@ class ModelServer(BackgroundServer):
         return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [
-            {"id": self.model_name, "object": "model", "created": 0, "owned_by": "rftgym",
-             "weights_version": self.weights_version}]})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self.model_name,
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "rftgym",
+                        "weights_version": self.weights_version,
+                    }
+                ],
+            }
+        )
 
     async def _weights(self, request: web.Request) -> web.Response:
         return web.json_response({"weights_version": self.weights_version, "path": self.path})
@@ -327,15 +375,20 @@ def eos_token_ids(tokenizer: Any, path: str) -> set[int]:
     return ids
 
 
-def render_ids(tokenizer: Any, messages: list[dict], tools: list[dict] | None, *,
-               add_generation_prompt: bool = True) -> list[int]:
+def render_ids(
+    tokenizer: Any, messages: list[dict], tools: list[dict] | None, *, add_generation_prompt: bool = True
+) -> list[int]:
     """The token ids of ``messages`` rendered with the tokenizer's chat template.
 
     Tool-call arguments that are JSON strings (the OpenAI wire format) are handed to the template
     as objects, as vLLM does, since HF templates write them with ``tojson``.
     """
-    text = tokenizer.apply_chat_template([_template_message(m) for m in messages], tools=tools, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
+    text = tokenizer.apply_chat_template(
+        [_template_message(m) for m in messages],
+        tools=tools,
+        tokenize=False,
+        add_generation_prompt=add_generation_prompt,
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -384,8 +437,12 @@ def serve_forever(model: str, **kwargs: Any) -> None:
     async def main() -> None:
         url = await server.serve()
         print(url, flush=True)
-        print(f"rftgym serve: {server.model_name} from {server.path} on {server.device} "
-              f"(weights {server.weights_version})", file=sys.stderr, flush=True)
+        print(
+            f"rftgym serve: {server.model_name} from {server.path} on {server.device} "
+            f"(weights {server.weights_version})",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             await asyncio.Event().wait()
         finally:

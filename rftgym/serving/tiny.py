@@ -52,8 +52,15 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_model(path: str | Path, *, seed: int = 0, hidden_size: int = 64, num_layers: int = 2,
-                     max_positions: int = 16384, **config_overrides: int) -> Path:
+def build_tiny_model(
+    path: str | Path,
+    *,
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    max_positions: int = 16384,
+    **config_overrides: int,
+) -> Path:
     """Write a random-init tiny chat model and its tokenizer to ``path`` (created); returns it.
 
     Args:
@@ -74,9 +81,16 @@ def build_tiny_model(path: str | Path, *, seed: int = 0, hidden_size: int = 64, 
     eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
-        max_position_embeddings=max_positions, eos_token_id=eos, pad_token_id=pad, bos_token_id=None,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        bos_token_id=None,
         tie_word_embeddings=False,
     )
     for key, value in config_overrides.items():
@@ -102,14 +116,20 @@ def build_byte_tokenizer():
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHAT_TEMPLATE,
-        model_max_length=16384, clean_up_tokenization_spaces=False,
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=16384,
+        clean_up_tokenization_spaces=False,
     )
 
 
 def _byte_to_char() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character map (what the ByteLevel pre-tokenizer emits)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars, extra = {}, 0
     for b in range(256):
         if b in printable:

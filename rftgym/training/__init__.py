@@ -11,6 +11,16 @@ from rftgym.training.metrics import MetricsLog, plot_metrics, read_metrics
 from rftgym.training.trainer import GRPOTrainer, TrainConfig
 
 __all__ = [
-    "ADVANTAGES", "AdvantageOptions", "Drift", "Episode", "GRPOTrainer", "MetricsLog", "TrainConfig", "TrainingBatch",
-    "plot_metrics", "read_metrics", "register_advantage", "trajectories_to_tensors",
+    "ADVANTAGES",
+    "AdvantageOptions",
+    "Drift",
+    "Episode",
+    "GRPOTrainer",
+    "MetricsLog",
+    "TrainConfig",
+    "TrainingBatch",
+    "plot_metrics",
+    "read_metrics",
+    "register_advantage",
+    "trajectories_to_tensors",
 ]

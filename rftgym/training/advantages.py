@@ -37,9 +37,11 @@ ADVANTAGES: dict[str, AdvantageFn] = {}
 
 def register_advantage(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
     """Decorator: make an estimator available under ``name``."""
+
     def add(fn: AdvantageFn) -> AdvantageFn:
         ADVANTAGES[name] = fn
         return fn
+
     return add
 
 
@@ -73,6 +75,6 @@ def turn_advantages(group: list[Trajectory], options: AdvantageOptions) -> list[
     flat = _normalise(np.array([r for episode in returns for r in episode], dtype=np.float64), options)
     out, start = [], 0
     for episode in returns:
-        out.append([float(v) for v in flat[start:start + len(episode)]])
+        out.append([float(v) for v in flat[start : start + len(episode)]])
         start += len(episode)
     return out

@@ -29,8 +29,8 @@ import torch
 
 from rftgym.serving.server import eos_token_ids as default_eos_token_ids
 from rftgym.serving.server import render_ids
-from rftgym.trajectories import Trajectory, read_trajectories
 from rftgym.training.advantages import ADVANTAGES, AdvantageOptions
+from rftgym.trajectories import Trajectory, read_trajectories
 
 
 @dataclass
@@ -52,8 +52,10 @@ class Drift:
     rendered: str
 
     def __str__(self) -> str:
-        return (f"{self.episode_id}: turn {self.turn} re-renders history differently at token {self.position}: "
-                f"sampled {self.expected!r}, template gives {self.rendered!r}")
+        return (
+            f"{self.episode_id}: turn {self.turn} re-renders history differently at token {self.position}: "
+            f"sampled {self.expected!r}, template gives {self.rendered!r}"
+        )
 
 
 @dataclass
@@ -108,8 +110,10 @@ class TrainingBatch:
         """The tensors of some rows, trimmed to their longest row (a micro-batch)."""
         attention = self.attention_mask[index]
         width = int(attention.sum(-1).max()) if len(attention) else 0
-        return {name: getattr(self, name)[index][:, :width]
-                for name in ("input_ids", "attention_mask", "loss_mask", "old_logprobs", "advantages")}
+        return {
+            name: getattr(self, name)[index][:, :width]
+            for name in ("input_ids", "attention_mask", "loss_mask", "old_logprobs", "advantages")
+        }
 
 
 @dataclass
@@ -195,8 +199,9 @@ def _trajectories(source: Any) -> Iterable[Trajectory]:
             yield from read_trajectories(item)
 
 
-def _episode_rows(traj: Trajectory, advantages: list[float], tokenizer: Any, eos: set[int],
-                  batch: TrainingBatch) -> list[_Row] | None:
+def _episode_rows(
+    traj: Trajectory, advantages: list[float], tokenizer: Any, eos: set[int], batch: TrainingBatch
+) -> list[_Row] | None:
     """The rows of one episode, or None when it drifts (recorded in ``batch.drift``)."""
     if all(t.prompt_token_ids is not None and t.completion_token_ids is not None for t in traj.turns):
         rows = _rows_from_endpoint_ids(traj, advantages)
@@ -204,20 +209,28 @@ def _episode_rows(traj: Trajectory, advantages: list[float], tokenizer: Any, eos
         return rows
     row = _Row()
     for index, (turn, advantage) in enumerate(zip(traj.turns, advantages)):
-        prompt = render_ids(tokenizer, traj.messages[:turn.message_index], traj.tools or None)
-        full = render_ids(tokenizer, traj.messages[:turn.message_index + 1], traj.tools or None,
-                          add_generation_prompt=False)
+        prompt = render_ids(tokenizer, traj.messages[: turn.message_index], traj.tools or None)
+        full = render_ids(
+            tokenizer, traj.messages[: turn.message_index + 1], traj.tools or None, add_generation_prompt=False
+        )
         # The prompt must extend what was sampled so far, and the turn must extend the prompt.
         for before, after in ((row.ids, prompt), (prompt, full)):
             position = _first_difference(before, after)
             if position is not None:
-                batch.drift.append(Drift(traj.id, index, position, _excerpt(tokenizer, before, position),
-                                         _excerpt(tokenizer, after, position)))
+                batch.drift.append(
+                    Drift(
+                        traj.id,
+                        index,
+                        position,
+                        _excerpt(tokenizer, before, position),
+                        _excerpt(tokenizer, after, position),
+                    )
+                )
                 return None
-        completion = full[len(prompt):]
+        completion = full[len(prompt) :]
         ends = [i for i, token in enumerate(completion) if token in eos]
         completion = completion[: ends[-1] + 1] if ends else completion
-        row.add(prompt[len(row.ids):], False)
+        row.add(prompt[len(row.ids) :], False)
         row.add(completion, True, advantage=advantage)
     return [row]
 
@@ -229,10 +242,10 @@ def _rows_from_endpoint_ids(traj: Trajectory, advantages: list[float]) -> list[_
         prompt, completion = turn.prompt_token_ids, turn.completion_token_ids
         logprobs = turn.logprobs if turn.logprobs is not None and len(turn.logprobs) == len(completion) else None
         row = rows[-1]
-        if prompt[:len(row.ids)] != row.ids:  # history was re-tokenised: start a new row
+        if prompt[: len(row.ids)] != row.ids:  # history was re-tokenised: start a new row
             row = _Row()
             rows.append(row)
-        row.add(prompt[len(row.ids):], False)
+        row.add(prompt[len(row.ids) :], False)
         row.add(completion, True, logprobs, advantage)
     return rows
 
@@ -246,7 +259,7 @@ def _first_difference(before: list[int], after: list[int]) -> int | None:
 
 
 def _excerpt(tokenizer: Any, ids: list[int], start: int, length: int = 40) -> str:
-    return tokenizer.decode(ids[start:start + length], skip_special_tokens=False)
+    return tokenizer.decode(ids[start : start + length], skip_special_tokens=False)
 
 
 def _pad(batch: TrainingBatch, rows: list[_Row], row_episode: list[int], pad_id: int) -> None:

@@ -19,7 +19,9 @@ class MetricsLog:
         checkpoint a run resumes from; 0, a fresh run, keeps none)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = [line for line in read_metrics(self.path) if line["step"] <= keep_until_step] if self.path.is_file() else []
+        kept = (
+            [line for line in read_metrics(self.path) if line["step"] <= keep_until_step] if self.path.is_file() else []
+        )
         self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
 
     def write(self, step: int, metrics: dict[str, float]) -> None:

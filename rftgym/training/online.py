@@ -22,10 +22,10 @@ import gymnasium
 from rftgym.agents import ChatPolicy
 from rftgym.rollout import rollout
 from rftgym.serving import ModelServer
-from rftgym.trajectories import read_trajectories
 from rftgym.training.advantages import AdvantageOptions
 from rftgym.training.data import TrainingBatch, trajectories_to_tensors
 from rftgym.training.trainer import GRPOTrainer, TrainConfig
+from rftgym.trajectories import read_trajectories
 
 
 @dataclass
@@ -61,8 +61,13 @@ class OnlineConfig:
     concurrency: int = 32
 
 
-def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = False,
-                 on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+def train_online(
+    online: OnlineConfig,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> list[dict[str, float]]:
     """Run the loop until ``online.steps`` optimizer steps are done; returns the steps' metrics.
 
     ``config.temperature`` is set to ``online.temperature``, so the trainer scores tokens under
@@ -78,20 +83,32 @@ def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = Fa
     if not resume:  # a fresh run must not pick up a former run's episodes
         shutil.rmtree(rollouts, ignore_errors=True)
     history = []
-    with ModelServer(str(start), served_name="policy", default_max_tokens=online.max_tokens,
-                     seed=config.seed + trainer.step) as server:
+    with ModelServer(
+        str(start), served_name="policy", default_max_tokens=online.max_tokens, seed=config.seed + trainer.step
+    ) as server:
         policy = ChatPolicy(server.base_url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
         greedy = ChatPolicy(server.base_url, "policy", temperature=0.0, max_tokens=online.max_tokens)
         while trainer.step < online.steps:
             step = trainer.step
             extra = {}
             if online.val_every and step % online.val_every == 0:
-                extra["val-score/rewards/mean@1"] = _validate(online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed)
-            tasks = train_tasks[step * online.tasks_per_step:(step + 1) * online.tasks_per_step]
+                extra["val-score/rewards/mean@1"] = _validate(
+                    online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed
+                )
+            tasks = train_tasks[step * online.tasks_per_step : (step + 1) * online.tasks_per_step]
             out = rollouts / f"step-{step:06d}.jsonl"
-            rollout(online.env_id, policy, out, env_kwargs=online.env_kwargs, task_ids=[t.id for t in tasks],
-                    group_size=online.group_size, concurrency=online.concurrency, seed=config.seed + step,
-                    resume=True, progress=False)
+            rollout(
+                online.env_id,
+                policy,
+                out,
+                env_kwargs=online.env_kwargs,
+                task_ids=[t.id for t in tasks],
+                group_size=online.group_size,
+                concurrency=online.concurrency,
+                seed=config.seed + step,
+                resume=True,
+                progress=False,
+            )
             batch = trajectories_to_tensors(out, trainer.tokenizer, advantage=online.advantage, options=online.options)
             if not len(batch):
                 raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
@@ -104,8 +121,11 @@ def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = Fa
             if on_step is not None:
                 on_step(trainer.step, history[-1])
         if online.val_every:
-            final = {"val-score/rewards/mean@1": _validate(online, greedy, rollouts / f"val-{trainer.step:06d}.jsonl",
-                                                           config.seed)}
+            final = {
+                "val-score/rewards/mean@1": _validate(
+                    online, greedy, rollouts / f"val-{trainer.step:06d}.jsonl", config.seed
+                )
+            }
             trainer.metrics.write(trainer.step, final)
             history.append(final)
     trainer.plot()
@@ -115,15 +135,25 @@ def train_online(online: OnlineConfig, config: TrainConfig, *, resume: bool = Fa
 def _validate(online: OnlineConfig, policy: ChatPolicy, out: Path, seed: int) -> float:
     """Mean reward of one greedy episode per test task."""
     out.unlink(missing_ok=True)
-    rollout(online.env_id, policy, out, env_kwargs=online.env_kwargs, split="test", num_tasks=online.val_tasks,
-            concurrency=online.concurrency, seed=seed, progress=False)
+    rollout(
+        online.env_id,
+        policy,
+        out,
+        env_kwargs=online.env_kwargs,
+        split="test",
+        num_tasks=online.val_tasks,
+        concurrency=online.concurrency,
+        seed=seed,
+        progress=False,
+    )
     rewards = [t.reward for t in read_trajectories(out)]
     return sum(rewards) / max(len(rewards), 1)
 
 
 def _why(out: Path, batch: TrainingBatch) -> str:
     errors = [t.error for t in read_trajectories(out) if t.error]
-    reasons = [f"{n} {reason}" for reason, n in batch.skipped.items()] + [f"{len(batch.drift)} drift"] * bool(batch.drift)
+    reasons = [f"{n} {reason}" for reason, n in batch.skipped.items()] + [f"{len(batch.drift)} drift"] * bool(
+        batch.drift
+    )
     first = f"; first error: {errors[0]['type']}: {errors[0]['message']}" if errors else ""
     return (", ".join(reasons) or "no episodes") + first
-

@@ -100,14 +100,18 @@ class GRPOTrainer:
         self.base_path = resolve_model(config.model)
         checkpoint = latest_checkpoint(self.checkpoint_dir)
         if checkpoint is not None and not resume:
-            raise ValueError(f"{self.output_dir} holds checkpoints of an earlier run ({checkpoint.name}): "
-                             "resume it, or choose another output folder")
+            raise ValueError(
+                f"{self.output_dir} holds checkpoints of an earlier run ({checkpoint.name}): "
+                "resume it, or choose another output folder"
+            )
         start = str(checkpoint) if checkpoint else self.base_path
         self.tokenizer = AutoTokenizer.from_pretrained(start)
         self.model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).to(self.device)
         if config.gradient_checkpointing:
             # transformers 5.x renamed it; older versions have only the first name.
-            enable = getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
+            enable = (
+                getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
+            )
             enable()
             self.model.config.use_cache = False
         if config.lora_rank:
@@ -131,8 +135,9 @@ class GRPOTrainer:
 
     # ----- training -----
 
-    def fit(self, batch: TrainingBatch,
-            on_step: Callable[[int, dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+    def fit(
+        self, batch: TrainingBatch, on_step: Callable[[int, dict[str, float]], None] | None = None
+    ) -> list[dict[str, float]]:
         """Train on ``batch`` for ``epochs`` passes of shuffled ``batch_size`` steps; save a final
         checkpoint and the plots. ``on_step(step, metrics)`` is called after each step. Returns
         each step's metrics."""
@@ -149,8 +154,9 @@ class GRPOTrainer:
         self.plot()
         return history
 
-    def train_step(self, batch: TrainingBatch, rows: torch.Tensor | None = None,
-                   extra_metrics: dict[str, float] | None = None) -> dict[str, float]:
+    def train_step(
+        self, batch: TrainingBatch, rows: torch.Tensor | None = None, extra_metrics: dict[str, float] | None = None
+    ) -> dict[str, float]:
         """One optimizer step over ``rows`` of ``batch`` (all by default); logs and returns its metrics."""
         started = time.perf_counter()
         rows = torch.arange(len(batch)) if rows is None else rows
@@ -186,12 +192,19 @@ class GRPOTrainer:
         optimizer step). Returns sums over the sampled tokens (``tokens``, ``actor/pg_loss``,
         ``actor/entropy``, ``actor/pg_clipfrac``, ``actor/ppo_kl``, ``actor/kl_loss``) and
         ``processed`` (every real token the forward passes saw)."""
-        chunks = [rows[i:i + self.config.micro_batch_size] for i in range(0, len(rows), self.config.micro_batch_size)]
+        chunks = [rows[i : i + self.config.micro_batch_size] for i in range(0, len(rows), self.config.micro_batch_size)]
         micro = [{k: v.to(self.device) for k, v in batch.rows(chunk).items()} for chunk in chunks]
         total = batch.loss_mask[rows].sum().clamp(min=1).to(self.device)  # before the micro-batch loop
         self._fill_old_logprobs(micro)
-        sums = {"tokens": float(total), "processed": 0.0, "actor/pg_loss": 0.0, "actor/entropy": 0.0,
-                "actor/pg_clipfrac": 0.0, "actor/ppo_kl": 0.0, "actor/kl_loss": 0.0}
+        sums = {
+            "tokens": float(total),
+            "processed": 0.0,
+            "actor/pg_loss": 0.0,
+            "actor/entropy": 0.0,
+            "actor/pg_clipfrac": 0.0,
+            "actor/ppo_kl": 0.0,
+            "actor/kl_loss": 0.0,
+        }
         self.model.train()
         for tensors in micro:
             with self._autocast():
@@ -260,8 +273,9 @@ class GRPOTrainer:
         return plot_metrics(self.metrics.path, self.output_dir / "plots")
 
 
-def _token_logprobs(model: Any, tensors: dict[str, torch.Tensor], temperature: float,
-                    with_entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _token_logprobs(
+    model: Any, tensors: dict[str, torch.Tensor], temperature: float, with_entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``logp[b, j] = log p(input_ids[b, j] | input_ids[b, :j])`` at ``temperature`` (0 at j=0),
     and the entropy of that next-token distribution when asked."""
     ids = tensors["input_ids"]

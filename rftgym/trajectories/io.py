@@ -98,8 +98,9 @@ class TrajectoryWriter:
     def __enter__(self) -> TrajectoryWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _append(self, line: bytes) -> None:
@@ -107,7 +108,7 @@ class TrajectoryWriter:
         view = memoryview(line)
         try:
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
         except BaseException:
             # Drop what got out, so the next line does not fuse with a partial one.
             if len(view) < len(line):
@@ -123,11 +124,11 @@ class TrajectoryWriter:
         if not resume:
             raise TrajectoryFileError(
                 f"{self.path}:{_count_lines(self.path)}: last line is cut short ({size - keep} bytes "
-                "without a final newline, probably a killed run); resume to drop it and continue")
+                "without a final newline, probably a killed run); resume to drop it and continue"
+            )
         os.ftruncate(self._fd, keep)
         self.repaired_bytes = size - keep
-        log.warning("%s: removed a cut last line (%d bytes) left by an interrupted run",
-                    self.path, self.repaired_bytes)
+        log.warning("%s: removed a cut last line (%d bytes) left by an interrupted run", self.path, self.repaired_bytes)
 
 
 def _encode_line(traj: Trajectory | dict) -> bytes:
@@ -144,8 +145,9 @@ def _encode_line(traj: Trajectory | dict) -> bytes:
         where = _non_finite_path(data)
         if where is None:
             raise
-        raise ValueError(f"episode {data['id']!r}: {where} is not a finite number "
-                         "(JSON has no NaN or infinity)") from None
+        raise ValueError(
+            f"episode {data['id']!r}: {where} is not a finite number (JSON has no NaN or infinity)"
+        ) from None
     return (text + "\n").encode("utf-8")
 
 
@@ -181,8 +183,9 @@ def validate_file(path: str | os.PathLike) -> tuple[int, list[str]]:
         if line.traj is None:
             problems.append(f"{path}:{line.lineno}: {line.problem}")
         elif line.traj.id in first_line:
-            problems.append(f"{path}:{line.lineno}: duplicate episode id {line.traj.id} "
-                            f"(first at line {first_line[line.traj.id]})")
+            problems.append(
+                f"{path}:{line.lineno}: duplicate episode id {line.traj.id} (first at line {first_line[line.traj.id]})"
+            )
         else:
             first_line[line.traj.id] = line.lineno
             good += 1
@@ -227,8 +230,12 @@ def _parse(lineno: int, raw: bytes) -> _Line:
         data = json.loads(raw, parse_constant=_reject_constant)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         if not raw.endswith(b"\n"):  # a killed writer can stop anywhere, even inside a character
-            return _Line(lineno, None, f"last line is cut short (no final newline, {len(raw)} bytes): "
-                                       f"{_decode_problem(e)}", cut=True)
+            return _Line(
+                lineno,
+                None,
+                f"last line is cut short (no final newline, {len(raw)} bytes): {_decode_problem(e)}",
+                cut=True,
+            )
         return _Line(lineno, None, _decode_problem(e))
     try:
         return _Line(lineno, Trajectory.from_dict(data))

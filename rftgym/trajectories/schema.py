@@ -178,8 +178,15 @@ _TURN_REQUIRED = {"message_index"}
 # What Python types a JSON value of each declared scalar type may have. bool is a subclass of
 # int in Python, so it is listed apart: a boolean is never an integer or a number here.
 _ACCEPTS: dict[type, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
-_JSON_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object",
-               list: "array", type(None): "null"}
+_JSON_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
 
 
 @functools.cache

@@ -66,8 +66,9 @@ class _Episode:
     truncated: bool
 
 
-def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 1.0,
-              ks: Sequence[int] | None = None) -> dict:
+def summarize(
+    trajectories: Iterable[Trajectory], *, success_threshold: float = 1.0, ks: Sequence[int] | None = None
+) -> dict:
     """Summary statistics of a set of episodes, as a plain JSON-able dict.
 
     An episode succeeds when it has no error and ``outcome_reward >= success_threshold``:
@@ -111,9 +112,17 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
     components: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0])  # name -> [sum, count]
     channels = _Channels()
     for traj in trajectories:
-        episodes.append(_Episode(traj.env_id, traj.group_id, traj.reward, traj.outcome_reward,
-                                 traj.error is None and traj.outcome_reward >= success_threshold,
-                                 traj.error is not None, traj.truncated))
+        episodes.append(
+            _Episode(
+                traj.env_id,
+                traj.group_id,
+                traj.reward,
+                traj.outcome_reward,
+                traj.error is None and traj.outcome_reward >= success_threshold,
+                traj.error is not None,
+                traj.truncated,
+            )
+        )
         turns.append(len(traj.turns))
         reasons[traj.termination_reason or "none"] += 1
         tokens.add(traj)
@@ -128,8 +137,10 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
     summary.update(
         turns={"mean": _mean(turns), "max": max(turns, default=None)},
         completion_tokens=tokens.summary(len(episodes)),
-        tool_calls={"per_episode": tool_calls / len(episodes) if episodes else None,
-                    "error_rate": tool_errors / tool_calls if tool_calls else None},
+        tool_calls={
+            "per_episode": tool_calls / len(episodes) if episodes else None,
+            "error_rate": tool_errors / tool_calls if tool_calls else None,
+        },
         termination_reasons=dict(reasons.most_common()),
         components={name: total / count for name, (total, count) in sorted(components.items())},
         component_spread=channels.spread(),
@@ -138,8 +149,9 @@ def summarize(trajectories: Iterable[Trajectory], *, success_threshold: float = 
     )
     env_ids = sorted({e.env_id for e in episodes})
     if len(env_ids) > 1:
-        summary["by_env"] = {env: _core([e for e in episodes if e.env_id == env], success_threshold, ks)
-                             for env in env_ids}
+        summary["by_env"] = {
+            env: _core([e for e in episodes if e.env_id == env], success_threshold, ks) for env in env_ids
+        }
     return summary
 
 
@@ -147,11 +159,17 @@ def _per_task(episodes: list[_Episode]) -> list[dict]:
     groups: defaultdict[tuple[str, str], list[_Episode]] = defaultdict(list)
     for e in episodes:
         groups[e.env_id, e.group_id].append(e)
-    return [{"env_id": env_id, "task_id": group_id, "episodes": len(group),
-             "reward": sum(e.reward for e in group) / len(group),
-             "success_rate": sum(e.success for e in group) / len(group),
-             "errors": sum(e.error for e in group)}
-            for (env_id, group_id), group in sorted(groups.items())]
+    return [
+        {
+            "env_id": env_id,
+            "task_id": group_id,
+            "episodes": len(group),
+            "reward": sum(e.reward for e in group) / len(group),
+            "success_rate": sum(e.success for e in group) / len(group),
+            "errors": sum(e.error for e in group),
+        }
+        for (env_id, group_id), group in sorted(groups.items())
+    ]
 
 
 def _core(episodes: list[_Episode], success_threshold: float, ks: Sequence[int] | None) -> dict:
@@ -217,7 +235,9 @@ class _Channels:
     """Per-episode component values by group, and the reward/accuracy series, for the health checks."""
 
     def __init__(self) -> None:
-        self.groups: defaultdict[tuple[str, str], defaultdict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        self.groups: defaultdict[tuple[str, str], defaultdict[str, list[float]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         self.rewards: list[float] = []
         self.accuracy: defaultdict[str, list[tuple[int, float]]] = defaultdict(list)  # name -> (episode, value)
 
@@ -248,8 +268,10 @@ class _Channels:
         for name, block in self.spread().items():
             groups = sum(len(g.get(name, [])) > 1 for g in self.groups.values())
             if groups and block["within_group_std"] == 0.0:
-                found.append(f"dead channel: {name} is constant within every group ({groups} groups of 2+ "
-                             "episodes); it gives no learning signal")
+                found.append(
+                    f"dead channel: {name} is constant within every group ({groups} groups of 2+ "
+                    "episodes); it gives no learning signal"
+                )
         half = len(self.rewards) // 2
         if half >= 2:
             before, after = _mean(self.rewards[:half]), _mean(self.rewards[half:])
@@ -259,8 +281,10 @@ class _Channels:
                 if early is None or late is None:
                     continue
                 if after - before >= GAMING_MIN_CHANGE and early - late >= GAMING_MIN_CHANGE:
-                    found.append(f"gamed channel?: the reward rose {before:.3f} -> {after:.3f} from the first "
-                                 f"half of the episodes to the second while {name} fell {early:.3f} -> {late:.3f}")
+                    found.append(
+                        f"gamed channel?: the reward rose {before:.3f} -> {after:.3f} from the first "
+                        f"half of the episodes to the second while {name} fell {early:.3f} -> {late:.3f}"
+                    )
         return found
 
 
@@ -305,15 +329,18 @@ def stats_table(summary: dict) -> Table:
         ("error rate", _fmt(summary["error_rate"])),
         ("truncation rate", _fmt(summary["truncation_rate"])),
         ("turns per episode (mean / max)", f"{_fmt(summary['turns']['mean'])} / {_fmt(summary['turns']['max'])}"),
-        ("completion tokens (mean / total)",
-         f"{_fmt(tokens['mean'])} / {tokens['total']}" if tokens else "—"),
+        ("completion tokens (mean / total)", f"{_fmt(tokens['mean'])} / {tokens['total']}" if tokens else "—"),
         ("tool calls per episode", _fmt(tools["per_episode"])),
         ("tool error rate", _fmt(tools["error_rate"])),
         ("termination reasons", ", ".join(f"{r}: {n}" for r, n in summary["termination_reasons"].items()) or "—"),
-        *((name, _fmt_component(value, summary.get("component_spread", {}).get(name)))
-          for name, value in summary["components"].items()),
-        *((f"{env}: reward / success", f"{_fmt(core['reward']['mean'])} / {_fmt(core['success_rate'])}")
-          for env, core in summary.get("by_env", {}).items()),
+        *(
+            (name, _fmt_component(value, summary.get("component_spread", {}).get(name)))
+            for name, value in summary["components"].items()
+        ),
+        *(
+            (f"{env}: reward / success", f"{_fmt(core['reward']['mean'])} / {_fmt(core['success_rate'])}")
+            for env, core in summary.get("by_env", {}).items()
+        ),
     ]
     for row in rows:  # escaped: names like "[x]" are text, not rich markup
         table.add_row(*(escape(cell) for cell in row))
@@ -329,7 +356,9 @@ def _fmt(value: float | None) -> str:
 def _fmt_component(mean: float, spread: dict | None) -> str:
     if not spread:
         return _fmt(mean)
-    return f"{_fmt(mean)}  per episode {_fmt(spread['episode_mean'])}  within-group std {_fmt(spread['within_group_std'])}"
+    return (
+        f"{_fmt(mean)}  per episode {_fmt(spread['episode_mean'])}  within-group std {_fmt(spread['within_group_std'])}"
+    )
 
 
 def _fmt_ci(ci: list[float] | None) -> str:

@@ -42,23 +42,32 @@ class CodeSandboxEnv(ChatEnv):
       in a fresh sandbox (:mod:`rftgym.envs.code.grading`); 0 without a submission.
     """
 
-    rubric = Rubric([
-        RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
-        RewardTerm("execution_errors", lambda ctx: float(ctx.env.turn_failed_runs), weight=-0.02),
-        RewardTerm("tests_passed", unit_test_pass_rate(lambda ctx: ctx.env.grade), scope="outcome"),
-    ])
+    rubric = Rubric(
+        [
+            RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
+            RewardTerm("execution_errors", lambda ctx: float(ctx.env.turn_failed_runs), weight=-0.02),
+            RewardTerm("tests_passed", unit_test_pass_rate(lambda ctx: ctx.env.grade), scope="outcome"),
+        ]
+    )
 
-    def __init__(self, max_turns: int = 8, task_source: str = "bundled", image: str = DEFAULT_IMAGE,
-                 exec_timeout: float = 10.0, test_timeout: float = 5.0, pool_size: int = 2,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        max_turns: int = 8,
+        task_source: str = "bundled",
+        image: str = DEFAULT_IMAGE,
+        exec_timeout: float = 10.0,
+        test_timeout: float = 5.0,
+        pool_size: int = 2,
+        render_mode: str | None = None,
+    ):
         """Args:
-            max_turns: Assistant turns before the episode is truncated.
-            task_source: ``"bundled"`` or ``"humaneval"``.
-            image: Sandbox image (build it with ``rftgym sandbox build-image``).
-            exec_timeout: Wall-clock seconds one ``run_python`` may take.
-            test_timeout: Seconds one call of the submitted function may take in grading.
-            pool_size: Warm sandboxes kept ready for the process's episodes (shared by its envs).
-            render_mode: ``None`` or ``"ansi"``.
+        max_turns: Assistant turns before the episode is truncated.
+        task_source: ``"bundled"`` or ``"humaneval"``.
+        image: Sandbox image (build it with ``rftgym sandbox build-image``).
+        exec_timeout: Wall-clock seconds one ``run_python`` may take.
+        test_timeout: Seconds one call of the submitted function may take in grading.
+        pool_size: Warm sandboxes kept ready for the process's episodes (shared by its envs).
+        render_mode: ``None`` or ``"ansi"``.
         """
         if task_source not in task_sources.SOURCES:
             raise ValueError(f"task_source must be one of {list(task_sources.SOURCES)}, got {task_source!r}")
@@ -158,8 +167,14 @@ class CodeSandboxEnv(ChatEnv):
             reason = "final_answer"
         if self.submission is not None:  # graded here, outside the tools: an engine failure is the episode's error
             meta = self.task.metadata
-            self.grade = grade(self.pool, self.submission, self.task.answer["tests"], meta["entry_point"],
-                               meta["context"], call_timeout=self.test_timeout)
+            self.grade = grade(
+                self.pool,
+                self.submission,
+                self.task.answer["tests"],
+                meta["entry_point"],
+                meta["context"],
+                call_timeout=self.test_timeout,
+            )
         if reason:
             self._drop_sandbox()
         return [], reason
@@ -168,13 +183,16 @@ class CodeSandboxEnv(ChatEnv):
 
     def oracle_action(self) -> dict:
         """Submit the task's reference solution."""
-        call = {"id": f"call_{self.turn}", "type": "function",
-                "function": {"name": "submit", "arguments": json.dumps({"code": self.task.solution})}}
+        call = {
+            "id": f"call_{self.turn}",
+            "type": "function",
+            "function": {"name": "submit", "arguments": json.dumps({"code": self.task.solution})},
+        }
         return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 # Runs in the model's own session, so it sees the function as the model last defined it.
-_EXAMPLES_CHECK = '''
+_EXAMPLES_CHECK = """
 def __rftgym_check(examples):
     passed = 0
     for i, (call, expected) in enumerate(examples, 1):
@@ -190,7 +208,7 @@ def __rftgym_check(examples):
         else:
             print(f"example {i}: FAIL   {call} returned {got!r}, expected {want!r}")
     print(f"{passed}/{len(examples)} examples passed")
-'''
+"""
 
 
 def tool_text(result: ExecResult, timeout: float) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from rftgym.sandbox import SandboxDied, SandboxPool
 
 #: Encoding of plain values between harness and candidate (shared by both).
-CODEC = r'''
+CODEC = r"""
 def encode(v):
     t = type(v)
     if v is None or t in (bool, int, str):
@@ -62,10 +62,12 @@ def decode(v):
         return {decode(a): decode(b) for a, b in x}
     items = [decode(i) for i in x]
     return {"t": tuple, "s": set, "fs": frozenset}[k](items)
-'''
+"""
 
 #: The candidate: runs the submission, then answers calls. Its stdout and stderr go nowhere.
-CANDIDATE = CODEC + r'''
+CANDIDATE = (
+    CODEC
+    + r"""
 import json, os, sys, traceback
 inp, out = os.fdopen(int(sys.argv[1]), "rb"), os.fdopen(int(sys.argv[2]), "wb")
 try:
@@ -92,9 +94,12 @@ for line in inp:
         send({"ok": True, "value": encode(fn(*decode(request["args"])))})
     except BaseException as e:
         send({"ok": False, "error": failure(e)})
-'''
+"""
+)
 
-HARNESS = CODEC + r'''
+HARNESS = (
+    CODEC
+    + r'''
 import ctypes, json, os, select, signal, subprocess, sys, time
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
 with open("/work/.job.json") as f:
@@ -174,6 +179,7 @@ for index, test in enumerate(job["tests"]):
         results.append(("%s: %s" % (type(e).__name__, e))[:300])
 print(job["marker"] + json.dumps({"failures": results}))
 '''
+)
 
 
 @dataclass
@@ -198,8 +204,15 @@ class Grade:
         return self.passed / self.total if self.total else 0.0
 
 
-def grade(pool: SandboxPool, solution: str, tests: list[str], entry_point: str, context: str = "",
-          call_timeout: float = 5.0, timeout: float = 60.0) -> Grade:
+def grade(
+    pool: SandboxPool,
+    solution: str,
+    tests: list[str],
+    entry_point: str,
+    context: str = "",
+    call_timeout: float = 5.0,
+    timeout: float = 60.0,
+) -> Grade:
     """Run ``tests`` against ``solution`` in a fresh sandbox of ``pool`` (see the module docstring).
 
     Args:
@@ -214,8 +227,15 @@ def grade(pool: SandboxPool, solution: str, tests: list[str], entry_point: str, 
         timeout: Seconds the whole grading may take.
     """
     marker = secrets.token_hex(16)
-    job = {"marker": marker, "solution": solution, "tests": tests, "entry_point": entry_point,
-           "context": context, "call_timeout": call_timeout, "candidate": CANDIDATE}
+    job = {
+        "marker": marker,
+        "solution": solution,
+        "tests": tests,
+        "entry_point": entry_point,
+        "context": context,
+        "call_timeout": call_timeout,
+        "candidate": CANDIDATE,
+    }
     sandbox = pool.acquire()  # an engine failure here is raised: it is no verdict on the code
     try:
         sandbox.write_file(".job.json", json.dumps(job))
@@ -224,7 +244,7 @@ def grade(pool: SandboxPool, solution: str, tests: list[str], entry_point: str, 
         return Grade(0, len(tests), error=f"grading failed: {e}")
     finally:
         pool.release(sandbox)
-    verdict = next((line[len(marker):] for line in result.stdout.splitlines() if line.startswith(marker)), None)
+    verdict = next((line[len(marker) :] for line in result.stdout.splitlines() if line.startswith(marker)), None)
     if verdict is None:
         why = "timed out" if result.timed_out else (result.stderr.strip().splitlines() or ["no verdict"])[-1]
         return Grade(0, len(tests), error=f"grading produced no verdict ({why})")

@@ -30,10 +30,16 @@ def bundled_tasks() -> tuple[Task, ...]:
         examples = [[f"{p.name}({args})", expected] for args, expected in p.examples]
         shown = "\n".join(f"    {call} == {expected}" for call, expected in examples)
         prompt = f"Write a Python function `{p.signature}`.\n\n{p.description}\n\nExamples:\n{shown}"
-        tasks.append(Task(
-            id=f"code-{p.name}", split="test" if i % 4 == 3 else "train", prompt=prompt, solution=p.solution,
-            answer={"tests": [f"assert {p.name}({args}) == {expected}" for args, expected in p.tests]},
-            metadata={"source": "bundled", "entry_point": p.name, "context": "", "examples": examples}))
+        tasks.append(
+            Task(
+                id=f"code-{p.name}",
+                split="test" if i % 4 == 3 else "train",
+                prompt=prompt,
+                solution=p.solution,
+                answer={"tests": [f"assert {p.name}({args}) == {expected}" for args, expected in p.tests]},
+                metadata={"source": "bundled", "entry_point": p.name, "context": "", "examples": examples},
+            )
+        )
     return tuple(tasks)
 
 
@@ -48,13 +54,25 @@ def humaneval_tasks() -> tuple[Task, ...]:
     tasks = []
     for row in rows:
         entry = row["entry_point"]
-        prompt = ("Complete the following Python function. Submit the whole code, with the imports and "
-                  f"helper functions it needs.\n\n```python\n{row['prompt'].rstrip()}\n```")
-        tasks.append(Task(
-            id=row["task_id"], split="test", prompt=prompt, solution=row["prompt"] + row["canonical_solution"],
-            answer={"tests": [f"{row['test']}\ncheck({entry})"]},
-            metadata={"source": "humaneval", "entry_point": entry, "context": _context(row["prompt"], entry),
-                      "examples": _doctest_examples(row["prompt"], entry)}))
+        prompt = (
+            "Complete the following Python function. Submit the whole code, with the imports and "
+            f"helper functions it needs.\n\n```python\n{row['prompt'].rstrip()}\n```"
+        )
+        tasks.append(
+            Task(
+                id=row["task_id"],
+                split="test",
+                prompt=prompt,
+                solution=row["prompt"] + row["canonical_solution"],
+                answer={"tests": [f"{row['test']}\ncheck({entry})"]},
+                metadata={
+                    "source": "humaneval",
+                    "entry_point": entry,
+                    "context": _context(row["prompt"], entry),
+                    "examples": _doctest_examples(row["prompt"], entry),
+                },
+            )
+        )
     return tuple(tasks)
 
 

@@ -47,7 +47,7 @@ class Database:
 
     def __init__(self, base: Tables):
         """Args:
-            base: The shared tables; never modified through this object.
+        base: The shared tables; never modified through this object.
         """
         self.base = base
         self.changes: dict[str, dict[str, dict]] = {}

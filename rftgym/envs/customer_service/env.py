@@ -76,18 +76,25 @@ class CustomerServiceEnv(ChatEnv):
     #: The reference solution's first message: asking the customer to identify.
     auth_question: ClassVar[str]
 
-    def __init__(self, max_turns: int = 30, user_base_url: str | None = None, user_model: str | None = None,
-                 user_api_key: str = "EMPTY", user_temperature: float = 0.0, user_timeout: float = 60.0,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        max_turns: int = 30,
+        user_base_url: str | None = None,
+        user_model: str | None = None,
+        user_api_key: str = "EMPTY",
+        user_temperature: float = 0.0,
+        user_timeout: float = 60.0,
+        render_mode: str | None = None,
+    ):
         """Args:
-            max_turns: Assistant turns before the episode is truncated.
-            user_base_url: An OpenAI-compatible endpoint for an LLM customer; None (the default)
-                plays the scripted customer, which needs no model.
-            user_model: The customer's model name (required with ``user_base_url``).
-            user_api_key: API key of the customer's endpoint.
-            user_temperature: Sampling temperature of the LLM customer.
-            user_timeout: Seconds one customer request may take (the client retries twice within it).
-            render_mode: ``None`` or ``"ansi"``.
+        max_turns: Assistant turns before the episode is truncated.
+        user_base_url: An OpenAI-compatible endpoint for an LLM customer; None (the default)
+            plays the scripted customer, which needs no model.
+        user_model: The customer's model name (required with ``user_base_url``).
+        user_api_key: API key of the customer's endpoint.
+        user_temperature: Sampling temperature of the LLM customer.
+        user_timeout: Seconds one customer request may take (the client retries twice within it).
+        render_mode: ``None`` or ``"ansi"``.
         """
         super().__init__(max_turns=max_turns, render_mode=render_mode)
         self.user_client, self.user_model, self.user_temperature = None, user_model, user_temperature
@@ -96,8 +103,9 @@ class CustomerServiceEnv(ChatEnv):
                 raise ValueError("an LLM customer needs user_model as well as user_base_url")
             import openai
 
-            self.user_client = openai.OpenAI(base_url=user_base_url, api_key=user_api_key,
-                                             timeout=user_timeout, max_retries=2)
+            self.user_client = openai.OpenAI(
+                base_url=user_base_url, api_key=user_api_key, timeout=user_timeout, max_retries=2
+            )
         self.policy = self.policy_file.read_text()
         self.write_tools = {name for name, t in self.toolbox.tools.items() if t.fn.tags["kind"] == "write"}
         self.db: Database | None = None
@@ -139,8 +147,8 @@ class CustomerServiceEnv(ChatEnv):
     def task_by_id(self, task_id: str) -> Task:
         """A test task by id, or a train task (``retail-train-00042``) generated directly."""
         prefix = f"{self.suite.domain}-train-"
-        if task_id.startswith(prefix) and task_id[len(prefix):].isdigit():
-            return self.suite.train_task(int(task_id[len(prefix):]))
+        if task_id.startswith(prefix) and task_id[len(prefix) :].isdigit():
+            return self.suite.train_task(int(task_id[len(prefix) :]))
         for task in self.suite.test_tasks():
             if task.id == task_id:
                 return task
@@ -159,8 +167,11 @@ class CustomerServiceEnv(ChatEnv):
         self.expected = self.reference(task)
         self._start(task)
         self.confirmed = False
-        self.customer = (ScriptedCustomer(task) if self.user_client is None else
-                         LLMCustomer(self.user_client, self.user_model, task, self.company, self.user_temperature))
+        self.customer = (
+            ScriptedCustomer(task)
+            if self.user_client is None
+            else LLMCustomer(self.user_client, self.user_model, task, self.company, self.user_temperature)
+        )
 
     def _start(self, task: Task) -> None:
         """Fresh episode state over the task's database."""
@@ -242,8 +253,10 @@ class CustomerServiceEnv(ChatEnv):
         """The episode's outcome, computed once: ``db_diff`` (readable differences from the
         reference end state, empty when equal) and ``missing_outputs`` (required strings not said)."""
         if self._verdict is None:
-            self._verdict = {"db_diff": diff(self.db, self.expected),
-                             "missing_outputs": missing_outputs(self.task.answer, self.messages)}
+            self._verdict = {
+                "db_diff": diff(self.db, self.expected),
+                "missing_outputs": missing_outputs(self.task.answer, self.messages),
+            }
         return self._verdict
 
     # ----- reference solution -----
@@ -261,8 +274,12 @@ class CustomerServiceEnv(ChatEnv):
             tags = self.toolbox.tools[action["name"]].fn.tags
             if tags["kind"] == "write" and tags["confirm"]:
                 details = "; ".join(f"{k}: {json.dumps(v)}" for k, v in action["arguments"].items())
-                plan.append(_say(f"Here is what I am going to do: {action['name'].replace('_', ' ')} ({details}). "
-                                 f"Do you confirm? Please answer yes or no."))
+                plan.append(
+                    _say(
+                        f"Here is what I am going to do: {action['name'].replace('_', ' ')} ({details}). "
+                        f"Do you confirm? Please answer yes or no."
+                    )
+                )
             plan.append({"role": "assistant", "content": None, "tool_calls": [_tool_call(action, len(plan))]})
         if task.metadata["kind"] != "transfer":
             plan.append(_say(task.metadata["reply"]))
@@ -274,6 +291,8 @@ def _say(text: str) -> dict:
 
 
 def _tool_call(action: dict, index: int) -> dict:
-    return {"id": f"call_{index}", "type": "function",
-            "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])}}
-
+    return {
+        "id": f"call_{index}",
+        "type": "function",
+        "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])},
+    }

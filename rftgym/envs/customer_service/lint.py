@@ -48,8 +48,11 @@ def lint_task(env: CustomerServiceEnv, task: Task) -> list[str]:
     if not task.solution or unknown:
         return [f"the reference names unknown tools {unknown}" if unknown else "the reference has no actions"]
     db, results, violations = env.replay(task)
-    problems = [f"reference action {i} ({a['name']}) fails: {r.message['content']}"
-                for i, (a, r) in enumerate(zip(task.solution, results, strict=True)) if r.error]
+    problems = [
+        f"reference action {i} ({a['name']}) fails: {r.message['content']}"
+        for i, (a, r) in enumerate(zip(task.solution, results, strict=True))
+        if r.error
+    ]
     problems += [f"reference breaks the policy: {v}" for v in violations]
     writes = [a["name"] for a in task.solution if a["name"] in env.write_tools]
     if kind in ("write", "transfer") and not db.changed_keys():

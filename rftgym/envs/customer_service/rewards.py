@@ -30,10 +30,12 @@ COMPLIANCE = ("unauthenticated_action", "unconfirmed_write", "forbidden_action")
 
 def compliance(name: str):
     """Turn scope: how many tool calls of this turn broke the rule ``name`` (counted by the env)."""
+
     def fn(ctx: RewardContext) -> float:
         if ctx.env is None:
             raise RewardTermError(f"{name} is counted by the live env")
         return float(ctx.env.counts[name])
+
     return fn
 
 
@@ -46,7 +48,9 @@ def db_match(ctx: RewardContext) -> float:
 
 def outputs_communicated(ctx: RewardContext) -> float:
     """1.0 when every required output (``task.answer``) was said by the agent."""
-    missing = ctx.env.verdict()["missing_outputs"] if ctx.env is not None else missing_outputs(ctx.task.answer, ctx.messages)
+    missing = (
+        ctx.env.verdict()["missing_outputs"] if ctx.env is not None else missing_outputs(ctx.task.answer, ctx.messages)
+    )
     return float(not missing)
 
 
@@ -55,12 +59,14 @@ def task_success(ctx: RewardContext) -> float:
     return db_match(ctx) * outputs_communicated(ctx)
 
 
-RUBRIC = Rubric([
-    RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.05),
-    RewardTerm("unauthenticated_action", compliance("unauthenticated_action"), weight=-0.1),
-    RewardTerm("unconfirmed_write", compliance("unconfirmed_write"), weight=-0.1),
-    RewardTerm("forbidden_action", compliance("forbidden_action"), weight=-0.2),
-    RewardTerm("db_match", db_match, weight=0.0, scope="outcome"),
-    RewardTerm("outputs_communicated", outputs_communicated, weight=0.0, scope="outcome"),
-    RewardTerm("task_success", task_success, scope="outcome"),
-])
+RUBRIC = Rubric(
+    [
+        RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.05),
+        RewardTerm("unauthenticated_action", compliance("unauthenticated_action"), weight=-0.1),
+        RewardTerm("unconfirmed_write", compliance("unconfirmed_write"), weight=-0.1),
+        RewardTerm("forbidden_action", compliance("forbidden_action"), weight=-0.2),
+        RewardTerm("db_match", db_match, weight=0.0, scope="outcome"),
+        RewardTerm("outputs_communicated", outputs_communicated, weight=0.0, scope="outcome"),
+        RewardTerm("task_success", task_success, scope="outcome"),
+    ]
+)

@@ -34,8 +34,21 @@ from rftgym.envs.tasks import Task
 from rftgym.rewards.rubric import message_text
 
 #: Say any one of these to communicate a refusal.
-REFUSAL = ["cannot", "can't", "can not", "unable", "not able", "won't be able", "not possible", "isn't possible",
-           "not eligible", "ineligible", "not allowed", "does not allow", "doesn't allow"]
+REFUSAL = [
+    "cannot",
+    "can't",
+    "can not",
+    "unable",
+    "not able",
+    "won't be able",
+    "not possible",
+    "isn't possible",
+    "not eligible",
+    "ineligible",
+    "not allowed",
+    "does not allow",
+    "doesn't allow",
+]
 #: Database seeds of the two splits: the test tasks are about other customers than the train tasks.
 TEST_DB_SEED, TRAIN_DB_SEED = 0, 1
 
@@ -86,21 +99,26 @@ def missing_outputs(outputs: list[str | list[str]], messages: list[dict]) -> lis
     of ``messages`` without tool calls (the customer hears only those)."""
     heard = [message_text(m) for m in messages if m.get("role") == "assistant" and not m.get("tool_calls")]
     said = normalize(" ".join(heard))
-    return [o for o in outputs
-            if not any(normalize(alt) in said for alt in ([o] if isinstance(o, str) else o))]
+    return [o for o in outputs if not any(normalize(alt) in said for alt in ([o] if isinstance(o, str) else o))]
 
 
 class TaskSuite:
     """The tasks of one domain: the database generator, the templates and the fixed test file."""
 
-    def __init__(self, domain: str, generate_db: Callable[[int], dict], templates: dict[str, Template],
-                 test_file: Path, version: int):
+    def __init__(
+        self,
+        domain: str,
+        generate_db: Callable[[int], dict],
+        templates: dict[str, Template],
+        test_file: Path,
+        version: int,
+    ):
         """Args:
-            domain: Task id prefix (``retail``).
-            generate_db: ``seed -> tables``, deterministic.
-            templates: Named templates; task ``i`` uses template ``i % len(templates)``.
-            test_file: The fixed test split (JSON); :meth:`write_test_file` makes it.
-            version: The test split's version, part of each test task id.
+        domain: Task id prefix (``retail``).
+        generate_db: ``seed -> tables``, deterministic.
+        templates: Named templates; task ``i`` uses template ``i % len(templates)``.
+        test_file: The fixed test split (JSON); :meth:`write_test_file` makes it.
+        version: The test split's version, part of each test task id.
         """
         self.domain, self.generate_db, self.templates = domain, generate_db, templates
         self.test_file, self.version = test_file, version
@@ -121,12 +139,28 @@ class TaskSuite:
                 continue
         else:
             raise RuntimeError(f"template {name} found no fitting draw for {split} task {index}")
-        task_id = (f"{self.domain}-test-v{self.version}-{index:04d}" if split == "test"
-                   else f"{self.domain}-{split}-{index:05d}")
-        metadata = {"kind": scenario.kind, "instructions": scenario.instructions, "identity": scenario.identity,
-                    "persona": rng.choice(PERSONAS), "reply": scenario.reply, "template": name, "db_seed": seed}
-        return Task(id=task_id, split=split, prompt=scenario.request, answer=scenario.outputs,
-                    solution=scenario.actions, metadata=metadata)
+        task_id = (
+            f"{self.domain}-test-v{self.version}-{index:04d}"
+            if split == "test"
+            else f"{self.domain}-{split}-{index:05d}"
+        )
+        metadata = {
+            "kind": scenario.kind,
+            "instructions": scenario.instructions,
+            "identity": scenario.identity,
+            "persona": rng.choice(PERSONAS),
+            "reply": scenario.reply,
+            "template": name,
+            "db_seed": seed,
+        }
+        return Task(
+            id=task_id,
+            split=split,
+            prompt=scenario.request,
+            answer=scenario.outputs,
+            solution=scenario.actions,
+            metadata=metadata,
+        )
 
     def train_task(self, index: int) -> Task:
         """Train task ``index`` (any ``index >= 0``)."""
@@ -144,9 +178,11 @@ class TaskSuite:
         data = json.loads(self.test_file.read_text())
         now = fingerprint(self.base(TEST_DB_SEED))
         if data["db_fingerprint"] != now:
-            raise RuntimeError(f"{self.test_file.name} (test split v{data['version']}) was written for database "
-                               f"{data['db_fingerprint']}, but the generator now makes {now}: the generator changed; "
-                               f"restore it or write a new test split version")
+            raise RuntimeError(
+                f"{self.test_file.name} (test split v{data['version']}) was written for database "
+                f"{data['db_fingerprint']}, but the generator now makes {now}: the generator changed; "
+                f"restore it or write a new test split version"
+            )
         return data["tasks"]
 
     def write_test_file(self, size: int) -> None:
@@ -159,6 +195,10 @@ class TaskSuite:
                 seen.add(task.prompt)
                 task.id = f"{self.domain}-test-v{self.version}-{len(tasks):04d}"
                 tasks.append(task.to_dict())
-        data = {"version": self.version, "db_seed": TEST_DB_SEED,
-                "db_fingerprint": fingerprint(self.base(TEST_DB_SEED)), "tasks": tasks}
+        data = {
+            "version": self.version,
+            "db_seed": TEST_DB_SEED,
+            "db_fingerprint": fingerprint(self.base(TEST_DB_SEED)),
+            "tasks": tasks,
+        }
         self.test_file.write_text(json.dumps(data, indent=1) + "\n")

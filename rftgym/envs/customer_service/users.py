@@ -25,19 +25,30 @@ from rftgym.envs.tasks import Task
 STOP = "###STOP###"
 
 _ANYTHING_ELSE = re.compile(r"anything else|something else|any other (question|request)|help with today\?$", re.I)
-_CONFIRM = re.compile(r"\b(confirm|proceed|go ahead|shall i|should i|would you like me to|do you want me to|"
-                      r"yes or no|yes/no)\b", re.I)
+_CONFIRM = re.compile(
+    r"\b(confirm|proceed|go ahead|shall i|should i|would you like me to|do you want me to|"
+    r"yes or no|yes/no)\b",
+    re.I,
+)
 _IDENTITY = re.compile(r"\b(e-?mail|zip|postal|user ?id|full name|your name|identify|verify|authenticat)", re.I)
 _AFFIRMATIVE = re.compile(r"\b(yes|yeah|yep|confirm(ed)?|go ahead|proceed|please do|sure|correct)\b", re.I)
 _NEGATIVE = re.compile(r"\b(no|not|don'?t|do not|never|cancel that)\b", re.I)
 
 # What the scripted customer says, by persona: confirm, identify (a format string), restate, leave.
 _PHRASES = {
-    "polite": ("Yes, please go ahead.", "Of course. {identity}", "Sorry if I was unclear. {request}",
-               "That's everything, thank you for your help! " + STOP),
+    "polite": (
+        "Yes, please go ahead.",
+        "Of course. {identity}",
+        "Sorry if I was unclear. {request}",
+        "That's everything, thank you for your help! " + STOP,
+    ),
     "terse": ("yes", "{identity}", "{request}", "ok thanks " + STOP),
-    "chatty": ("Yes, absolutely, go ahead with that!", "Sure thing! {identity}",
-               "Oh, let me say it again: {request}", "Wonderful, you've been a great help. Bye now! " + STOP),
+    "chatty": (
+        "Yes, absolutely, go ahead with that!",
+        "Sure thing! {identity}",
+        "Oh, let me say it again: {request}",
+        "Wonderful, you've been a great help. Bye now! " + STOP,
+    ),
 }
 #: The personas a task can give its customer.
 PERSONAS = tuple(_PHRASES)
@@ -67,8 +78,8 @@ class ScriptedCustomer:
 
     def __init__(self, task: Task):
         """Args:
-            task: The episode's task: ``prompt`` (the request), ``metadata["identity"]`` (what it
-                says to identify itself) and ``metadata["persona"]`` (one of :data:`PERSONAS`).
+        task: The episode's task: ``prompt`` (the request), ``metadata["identity"]`` (what it
+            says to identify itself) and ``metadata["persona"]`` (one of :data:`PERSONAS`).
         """
         self.confirm, identify, restate, self.leave = _PHRASES[task.metadata.get("persona", "polite")]
         self.identify = identify.format(identity=task.metadata["identity"])
@@ -104,28 +115,33 @@ class LLMCustomer:
 
     def __init__(self, client: Any, model: str, task: Task, company: str, temperature: float = 0.0):
         """Args:
-            client: An ``openai.OpenAI`` client (shared by the env's episodes).
-            model: The model name to request.
-            task: The episode's task: ``prompt`` and ``metadata["instructions"]``, ``["persona"]``.
-            company: Whose customer it is, for the prompt ("an online store").
-            temperature: Sampling temperature of the customer's replies.
+        client: An ``openai.OpenAI`` client (shared by the env's episodes).
+        model: The model name to request.
+        task: The episode's task: ``prompt`` and ``metadata["instructions"]``, ``["persona"]``.
+        company: Whose customer it is, for the prompt ("an online store").
+        temperature: Sampling temperature of the customer's replies.
         """
         self.client, self.model, self.temperature = client, model, temperature
-        system = (f"You are a customer talking to a customer-service agent of {company}. Stay in that role: "
-                  f"you are the customer, never the agent. Your persona: {task.metadata.get('persona', 'polite')}.\n\n"
-                  f"Your situation and goal (do not reveal it all at once; answer what the agent asks):\n"
-                  f"{task.metadata['instructions']}\n\n"
-                  f"Never invent details you were not given. When the agent proposes exactly what you want, "
-                  f"confirm it with 'yes'. When your request is resolved, or the agent cannot help you any "
-                  f"further, end your message with {STOP}.")
-        self.history: list[dict] = [{"role": "system", "content": system},
-                                    {"role": "assistant", "content": task.prompt}]
+        system = (
+            f"You are a customer talking to a customer-service agent of {company}. Stay in that role: "
+            f"you are the customer, never the agent. Your persona: {task.metadata.get('persona', 'polite')}.\n\n"
+            f"Your situation and goal (do not reveal it all at once; answer what the agent asks):\n"
+            f"{task.metadata['instructions']}\n\n"
+            f"Never invent details you were not given. When the agent proposes exactly what you want, "
+            f"confirm it with 'yes'. When your request is resolved, or the agent cannot help you any "
+            f"further, end your message with {STOP}."
+        )
+        self.history: list[dict] = [
+            {"role": "system", "content": system},
+            {"role": "assistant", "content": task.prompt},
+        ]
 
     def reply(self, agent_text: str) -> str:
         self.history.append({"role": "user", "content": agent_text})
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=self.history,
-                                                           temperature=self.temperature)
+            response = self.client.chat.completions.create(
+                model=self.model, messages=self.history, temperature=self.temperature
+            )
         except Exception as e:  # any endpoint failure is the simulator's, not the agent's
             raise UserSimulatorError(f"customer endpoint failed: {type(e).__name__}: {e}") from None
         choice = response.choices[0].message if response.choices else None

@@ -129,7 +129,7 @@ def _power(base: Number, exponent: Number) -> Number:
         # cost: (1/999999999) ** 1000 has 9000 digits, and raising that again would take seconds.
         if isinstance(base, float) or abs(power) * math.log10(max(abs(base.numerator), base.denominator)) > 60:
             return float(base) ** power
-        return base ** power
+        return base**power
     if base < 0:
         raise ValueError("a negative number to a fractional power is not a real number")
     try:

@@ -34,9 +34,12 @@ def episode_answer(ctx: RewardContext) -> str | None:
     """The episode's answer, read from the transcript (so rescoring a file needs no env): the
     last accepted ``submit_answer`` argument, else the text of a final message without tool calls."""
     for message in reversed(ctx.messages):
-        if message.get("role") == "tool" and message.get("name") == "submit_answer" \
-                and str(message.get("content")).startswith(SUBMITTED):
-            return message["content"][len(SUBMITTED):]
+        if (
+            message.get("role") == "tool"
+            and message.get("name") == "submit_answer"
+            and str(message.get("content")).startswith(SUBMITTED)
+        ):
+            return message["content"][len(SUBMITTED) :]
     last = ctx.assistant_message
     return ctx.response if last is not None and not last.get("tool_calls") else None
 
@@ -46,11 +49,13 @@ def format_violation(ctx: RewardContext) -> float:
     return float(not ctx.assistant_message.get("tool_calls") and extract_answer(ctx.response) is None)
 
 
-RUBRIC = Rubric([
-    RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
-    RewardTerm("format_violation", format_violation, weight=-0.05),
-    RewardTerm("answer_correct", numeric_match(response=episode_answer), scope="outcome"),
-])
+RUBRIC = Rubric(
+    [
+        RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
+        RewardTerm("format_violation", format_violation, weight=-0.05),
+        RewardTerm("answer_correct", numeric_match(response=episode_answer), scope="outcome"),
+    ]
+)
 
 
 class MathToolsEnv(ChatEnv):
@@ -75,9 +80,9 @@ class MathToolsEnv(ChatEnv):
 
     def __init__(self, max_turns: int = 8, difficulty: int | None = None, render_mode: str | None = None):
         """Args:
-            max_turns: Assistant turns before the episode is truncated.
-            difficulty: 1, 2 or 3 to pose only problems of that level; None mixes all three.
-            render_mode: ``None`` or ``"ansi"``.
+        max_turns: Assistant turns before the episode is truncated.
+        difficulty: 1, 2 or 3 to pose only problems of that level; None mixes all three.
+        render_mode: ``None`` or ``"ansi"``.
         """
         if difficulty is not None and difficulty not in problems.LEVELS:
             raise ValueError(f"difficulty must be one of {list(problems.LEVELS)} or None, got {difficulty!r}")
@@ -158,12 +163,18 @@ class MathToolsEnv(ChatEnv):
     def oracle_action(self) -> dict:
         """The next step of the task's solution: one calculator call per step, then the submission."""
         steps = self.task.solution
-        done = sum(1 for m in self.messages
-                   if m["role"] == "tool" and m.get("name") == "calculator" and not m["content"].startswith("Error"))
+        done = sum(
+            1
+            for m in self.messages
+            if m["role"] == "tool" and m.get("name") == "calculator" and not m["content"].startswith("Error")
+        )
         if done < len(steps):
             name, arguments = "calculator", {"expression": steps[done]["expression"]}
         else:
             name, arguments = "submit_answer", {"answer": str(self.task.answer)}
-        call = {"id": f"call_{self.turn}", "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)}}
+        call = {
+            "id": f"call_{self.turn}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)},
+        }
         return {"role": "assistant", "content": None, "tool_calls": [call]}

@@ -32,12 +32,45 @@ TEST_SIZE = 300
 
 _ID = re.compile(r"math-(train|test)-(\d+)(?:-d([1-3]))?")
 
-_NAMES = ("Ava", "Ben", "Chloe", "Diego", "Emma", "Farid", "Grace", "Hiro", "Isla", "Jonas", "Kemi",
-          "Liam", "Mei", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Umar", "Vera")
+_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Isla",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Mei",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Umar",
+    "Vera",
+)
 # Goods with a plausible price range in whole dollars.
-_GOODS = {"notebooks": (2, 9), "pens": (1, 4), "mugs": (5, 15), "candles": (4, 18), "socks": (3, 10),
-          "plant pots": (6, 25), "puzzles": (10, 30), "towels": (8, 25), "batteries": (2, 10),
-          "picture frames": (8, 35), "water bottles": (8, 30), "keychains": (2, 8)}
+_GOODS = {
+    "notebooks": (2, 9),
+    "pens": (1, 4),
+    "mugs": (5, 15),
+    "candles": (4, 18),
+    "socks": (3, 10),
+    "plant pots": (6, 25),
+    "puzzles": (10, 30),
+    "towels": (8, 25),
+    "batteries": (2, 10),
+    "picture frames": (8, 35),
+    "water bottles": (8, 30),
+    "keychains": (2, 8),
+}
 _FRUIT = ("apples", "oranges", "pears", "lemons", "peaches", "mangoes")
 _STOCK = ("rice", "soap", "paper towels", "canned beans", "light bulbs", "dog food")
 _WISHES = ("bike", "tablet", "guitar", "telescope", "skateboard", "camera")
@@ -77,6 +110,7 @@ def _multiple(rng: Random, low: int, high: int, unit: str) -> Fraction:
 
 # ----- templates: (rng, level, work) -> prompt text; the last work step is the answer -----
 
+
 def _shopping(rng: Random, level: int, work: _Work) -> str:
     name = rng.choice(_NAMES)
     (goods1, (low1, high1)), (goods2, (low2, high2)) = rng.sample(sorted(_GOODS.items()), 2)
@@ -85,23 +119,29 @@ def _shopping(rng: Random, level: int, work: _Work) -> str:
         bill = next(b for b in (10, 20, 50, 100) if b > n * price)  # 8 * $12 stays below $100
         total = work.step(f"{n} * {price}")
         work.step(f"{bill} - {_num(total)}")
-        return (f"{name} buys {n} {goods1} at {_money(price)} each and pays with a {_money(bill)} bill. "
-                f"How much change, in dollars, does {name} get back?")
+        return (
+            f"{name} buys {n} {goods1} at {_money(price)} each and pays with a {_money(bill)} bill. "
+            f"How much change, in dollars, does {name} get back?"
+        )
     n1, n2 = rng.randint(2, 8), rng.randint(2, 8)
     if level == 2:
         p1, p2 = _multiple(rng, 4 * low1, 4 * high1, "0.25"), _multiple(rng, 4 * low2, 4 * high2, "0.25")
         a, b = work.step(f"{n1} * {_num(p1)}"), work.step(f"{n2} * {_num(p2)}")
         work.step(f"{_num(a)} + {_num(b)}")
-        return (f"{name} buys {n1} {goods1} for {_money(p1)} each and {n2} {goods2} for {_money(p2)} each. "
-                f"How much does {name} spend in total, in dollars?")
+        return (
+            f"{name} buys {n1} {goods1} for {_money(p1)} each and {n2} {goods2} for {_money(p2)} each. "
+            f"How much does {name} spend in total, in dollars?"
+        )
     p1, p2, pct = rng.randint(low1, high1), rng.randint(low2, high2), rng.choice((10, 15, 20, 25, 30, 35, 40))
     a, b = work.step(f"{n1} * {p1}"), work.step(f"{n2} * {p2}")
     subtotal = work.step(f"{_num(a)} + {_num(b)}")
     discount = work.step(f"{_num(subtotal)} * {pct} / 100")
     work.step(f"{_num(subtotal)} - {_num(discount)}")
-    return (f"{name} buys {n1} {goods1} for {_money(p1)} each and {n2} {goods2} for {_money(p2)} each. "
-            f"At the register a coupon takes {pct}% off the whole purchase. "
-            f"How much does {name} pay, in dollars?")
+    return (
+        f"{name} buys {n1} {goods1} for {_money(p1)} each and {n2} {goods2} for {_money(p2)} each. "
+        f"At the register a coupon takes {pct}% off the whole purchase. "
+        f"How much does {name} pay, in dollars?"
+    )
 
 
 def _recipe(rng: Random, level: int, work: _Work) -> str:
@@ -110,8 +150,10 @@ def _recipe(rng: Random, level: int, work: _Work) -> str:
         people = serves * factor
         scale = work.step(f"{people} / {serves}")
         work.step(f"{grams} * {_num(scale)}")
-        return (f"A soup recipe for {serves} people needs {grams} grams of lentils. "
-                f"How many grams of lentils are needed to make the soup for {people} people?")
+        return (
+            f"A soup recipe for {serves} people needs {grams} grams of lentils. "
+            f"How many grams of lentils are needed to make the soup for {people} people?"
+        )
     if level == 2:
         serves, factor = rng.choice((2, 4, 6, 8)), rng.randint(2, 4)
         milk, flour = _multiple(rng, 1, 12, "0.25"), _multiple(rng, 2, 12, "0.25")
@@ -119,8 +161,10 @@ def _recipe(rng: Random, level: int, work: _Work) -> str:
         per_batch = work.step(f"{_num(milk)} + {_num(flour)}")
         scale = work.step(f"{people} / {serves}")
         work.step(f"{_num(per_batch)} * {_num(scale)}")
-        return (f"A pancake recipe that serves {serves} uses {_num(milk)} cups of milk and {_num(flour)} cups "
-                f"of flour. How many cups of milk and flour together are needed to serve {people} people?")
+        return (
+            f"A pancake recipe that serves {serves} uses {_num(milk)} cups of milk and {_num(flour)} cups "
+            f"of flour. How many cups of milk and flour together are needed to serve {people} people?"
+        )
     bake = rng.choice(_BAKES)
     batch, factor = rng.choice((4, 6, 8)), rng.choice((Fraction(3, 2), 2, Fraction(5, 2), 3, 4))
     # With a half-batch factor the flour must come in 200 g lots so the kilograms stay at one decimal.
@@ -131,9 +175,11 @@ def _recipe(rng: Random, level: int, work: _Work) -> str:
     total_grams = work.step(f"{grams} * {_num(scale)}")
     kilograms = work.step(f"{_num(total_grams)} / 1000")
     work.step(f"{_num(kilograms)} * {_num(per_kg)}")
-    return (f"A bakery's {bake} recipe uses {grams} g of flour for {batch} trays. Today the bakery makes "
-            f"{count} trays. Flour costs {_money(per_kg)} per kilogram. "
-            f"How much, in dollars, does the flour for today cost?")
+    return (
+        f"A bakery's {bake} recipe uses {grams} g of flour for {batch} trays. Today the bakery makes "
+        f"{count} trays. Flour costs {_money(per_kg)} per kilogram. "
+        f"How much, in dollars, does the flour for today cost?"
+    )
 
 
 def _travel(rng: Random, level: int, work: _Work) -> str:
@@ -143,15 +189,19 @@ def _travel(rng: Random, level: int, work: _Work) -> str:
         later = rng.choice([h for h in range(2, 9) if h != hours])
         rate = work.step(f"{speed * hours} / {hours}")
         work.step(f"{_num(rate)} * {later}")
-        return (f"A bus travels {speed * hours} km in {hours} hours at a steady speed. "
-                f"How many kilometres does it travel in {later} hours at that speed?")
+        return (
+            f"A bus travels {speed * hours} km in {hours} hours at a steady speed. "
+            f"How many kilometres does it travel in {later} hours at that speed?"
+        )
     if level == 2:
         v1, v2 = rng.randint(10, 30), rng.randint(10, 30)
         t1, t2 = _multiple(rng, 2, 8, "0.5"), _multiple(rng, 2, 8, "0.5")
         a, b = work.step(f"{v1} * {_num(t1)}"), work.step(f"{v2} * {_num(t2)}")
         work.step(f"{_num(a)} + {_num(b)}")
-        return (f"{name} cycles at {v1} km/h for {_num(t1)} hours, takes a break, then cycles at {v2} km/h "
-                f"for {_num(t2)} hours. How far does {name} cycle in total, in km?")
+        return (
+            f"{name} cycles at {v1} km/h for {_num(t1)} hours, takes a break, then cycles at {v2} km/h "
+            f"for {_num(t2)} hours. How far does {name} cycle in total, in km?"
+        )
     # A round trip of a whole number of 100 km keeps litres at one decimal and the cost at two.
     one_way, per_100 = 50 * rng.randint(2, 9), _multiple(rng, 50, 95, "0.1")
     price, parking = _multiple(rng, 12, 22, "0.1"), rng.randint(4, 25)
@@ -159,9 +209,11 @@ def _travel(rng: Random, level: int, work: _Work) -> str:
     litres = work.step(f"{_num(distance)} * {_num(per_100)} / 100")
     fuel = work.step(f"{_num(litres)} * {_num(price)}")
     work.step(f"{_num(fuel)} + {parking}")
-    return (f"{name} drives to a city {one_way} km away and back again. The car uses {_num(per_100)} litres "
-            f"of fuel per 100 km, fuel costs {_money(price)} per litre, and parking in the city costs "
-            f"{_money(parking)}. How much does the trip cost in total, in dollars?")
+    return (
+        f"{name} drives to a city {one_way} km away and back again. The car uses {_num(per_100)} litres "
+        f"of fuel per 100 km, fuel costs {_money(price)} per litre, and parking in the city costs "
+        f"{_money(parking)}. How much does the trip cost in total, in dollars?"
+    )
 
 
 def _savings(rng: Random, level: int, work: _Work) -> str:
@@ -170,8 +222,10 @@ def _savings(rng: Random, level: int, work: _Work) -> str:
         start, weekly, weeks = rng.randint(10, 200), rng.randint(5, 40), rng.randint(3, 12)
         added = work.step(f"{weekly} * {weeks}")
         work.step(f"{start} + {_num(added)}")
-        return (f"{name} has {_money(start)} in a piggy bank and adds {_money(weekly)} every week. "
-                f"How much money, in dollars, will {name} have after {weeks} weeks?")
+        return (
+            f"{name} has {_money(start)} in a piggy bank and adds {_money(weekly)} every week. "
+            f"How much money, in dollars, will {name} have after {weeks} weeks?"
+        )
     if level == 2:
         earn = rng.randint(15, 60)
         spend, weeks, saved = rng.randint(3, earn - 5), rng.randint(4, 15), rng.randint(10, 100)
@@ -180,9 +234,11 @@ def _savings(rng: Random, level: int, work: _Work) -> str:
         missing = work.step(f"{price} - {saved}")
         net = work.step(f"{earn} - {spend}")
         work.step(f"{_num(missing)} / {_num(net)}")
-        return (f"{name} wants a {wish} that costs {_money(price)} and has already saved {_money(saved)}. "
-                f"Every week {name} earns {_money(earn)} walking dogs and spends {_money(spend)} of it on "
-                f"snacks, saving the rest. How many weeks will it take {name} to save enough?")
+        return (
+            f"{name} wants a {wish} that costs {_money(price)} and has already saved {_money(saved)}. "
+            f"Every week {name} earns {_money(earn)} walking dogs and spends {_money(spend)} of it on "
+            f"snacks, saving the rest. How many weeks will it take {name} to save enough?"
+        )
     wage, pct, weeks = rng.randint(200, 900), rng.randint(5, 30), rng.randint(4, 20)
     total = Fraction(wage * pct * weeks, 100)
     spent, gift = rng.randint(int(total * Fraction(1, 5)), int(total * Fraction(4, 5))), rng.randint(20, 150)
@@ -191,9 +247,11 @@ def _savings(rng: Random, level: int, work: _Work) -> str:
     saved = work.step(f"{_num(weekly)} * {weeks}")
     left = work.step(f"{_num(saved)} - {spent}")
     work.step(f"{_num(left)} + {gift}")
-    return (f"{name} earns {_money(wage)} a week and puts {pct}% of it into savings. After {weeks} weeks "
-            f"{name} spends {_money(spent)} of the savings on a {wish}, then puts a {_money(gift)} birthday "
-            f"gift into savings as well. How much, in dollars, is in {name}'s savings now?")
+    return (
+        f"{name} earns {_money(wage)} a week and puts {pct}% of it into savings. After {weeks} weeks "
+        f"{name} spends {_money(spent)} of the savings on a {wish}, then puts a {_money(gift)} birthday "
+        f"gift into savings as well. How much, in dollars, is in {name}'s savings now?"
+    )
 
 
 def _bill(rng: Random, level: int, work: _Work) -> str:
@@ -201,8 +259,10 @@ def _bill(rng: Random, level: int, work: _Work) -> str:
         people, share, drink = rng.randint(2, 6), rng.randint(8, 30), rng.randint(2, 6)
         each = work.step(f"{people * share} / {people}")
         work.step(f"{_num(each)} + {drink}")
-        return (f"{people} friends split a {_money(people * share)} pizza bill equally, and each of them also "
-                f"pays {_money(drink)} for their own drink. How much, in dollars, does each friend pay?")
+        return (
+            f"{people} friends split a {_money(people * share)} pizza bill equally, and each of them also "
+            f"pays {_money(drink)} for their own drink. How much, in dollars, does each friend pay?"
+        )
     if level == 2:
         people, tip = rng.randint(2, 6), rng.randint(3, 10)
         total = people * _multiple(rng, 60, 200, "0.25")
@@ -211,9 +271,11 @@ def _bill(rng: Random, level: int, work: _Work) -> str:
         meal = work.step(f"{_num(food)} + {_num(drinks)}")
         whole = work.step(f"{_num(meal)} + {tip}")
         work.step(f"{_num(whole)} / {people}")
-        return (f"At a restaurant, {people} coworkers order food for {_money(food)} and drinks for "
-                f"{_money(drinks)}, and they leave a {_money(tip)} tip. If they split the whole cost equally, "
-                f"how much, in dollars, does each person pay?")
+        return (
+            f"At a restaurant, {people} coworkers order food for {_money(food)} and drinks for "
+            f"{_money(drinks)}, and they leave a {_money(tip)} tip. If they split the whole cost equally, "
+            f"how much, in dollars, does each person pay?"
+        )
     subtotal, pct = 20 * rng.randint(3, 15), rng.choice((10, 15, 20, 25))
     food = rng.randint(subtotal // 2, subtotal - 5)
     total = subtotal * (100 + pct) // 100
@@ -223,9 +285,11 @@ def _bill(rng: Random, level: int, work: _Work) -> str:
     tip = work.step(f"{_num(meal)} * {pct} / 100")
     whole = work.step(f"{_num(meal)} + {_num(tip)}")
     work.step(f"{_num(whole)} / {people}")
-    return (f"{people} friends have dinner: the food comes to {_money(food)} and the drinks to "
-            f"{_money(subtotal - food)}. They add a {pct}% tip on the food and drinks and split the final "
-            f"bill equally. How much, in dollars, does each friend pay?")
+    return (
+        f"{people} friends have dinner: the food comes to {_money(food)} and the drinks to "
+        f"{_money(subtotal - food)}. They add a {pct}% tip on the food and drinks and split the final "
+        f"bill equally. How much, in dollars, does each friend pay?"
+    )
 
 
 def _inventory(rng: Random, level: int, work: _Work) -> str:
@@ -234,8 +298,10 @@ def _inventory(rng: Random, level: int, work: _Work) -> str:
         sold = rng.randint(1, crates * per_crate - 1)
         stock = work.step(f"{crates} * {per_crate}")
         work.step(f"{_num(stock)} - {sold}")
-        return (f"A grocery store receives {crates} crates of {fruit} with {per_crate} {fruit} in each crate. "
-                f"By closing time it has sold {sold} {fruit}. How many {fruit} are left?")
+        return (
+            f"A grocery store receives {crates} crates of {fruit} with {per_crate} {fruit} in each crate. "
+            f"By closing time it has sold {sold} {fruit}. How many {fruit} are left?"
+        )
     if level == 2:
         goods, start = rng.choice(_STOCK), rng.randint(50, 300)
         deliveries, per_delivery = rng.randint(2, 6), rng.randint(10, 60)
@@ -243,9 +309,11 @@ def _inventory(rng: Random, level: int, work: _Work) -> str:
         received = work.step(f"{deliveries} * {per_delivery}")
         held = work.step(f"{start} + {_num(received)}")
         work.step(f"{_num(held)} - {sent}")
-        return (f"A warehouse holds {start} boxes of {goods}. This week it receives {deliveries} deliveries "
-                f"of {per_delivery} boxes each and sends {sent} boxes out to stores. "
-                f"How many boxes are in the warehouse at the end of the week?")
+        return (
+            f"A warehouse holds {start} boxes of {goods}. This week it receives {deliveries} deliveries "
+            f"of {per_delivery} boxes each and sends {sent} boxes out to stores. "
+            f"How many boxes are in the warehouse at the end of the week?"
+        )
     goods, (low, high) = rng.choice(sorted(_GOODS.items()))
     count, cost, pct = 20 * rng.randint(2, 10), _multiple(rng, 2 * low, 2 * high, "0.5"), 5 * rng.randint(8, 18)
     # The cheapest half-dollar price that still makes a profit, plus a random margin.
@@ -254,8 +322,10 @@ def _inventory(rng: Random, level: int, work: _Work) -> str:
     sold = work.step(f"{count} * {pct} / 100")
     revenue = work.step(f"{_num(sold)} * {_num(price)}")
     work.step(f"{_num(revenue)} - {_num(spent)}")
-    return (f"A shop buys {count} {goods} for {_money(cost)} each. It sells {pct}% of them at {_money(price)} "
-            f"each and donates the rest. What is the shop's profit, in dollars?")
+    return (
+        f"A shop buys {count} {goods} for {_money(cost)} each. It sells {pct}% of them at {_money(price)} "
+        f"each and donates the rest. What is the shop's profit, in dollars?"
+    )
 
 
 def _wages(rng: Random, level: int, work: _Work) -> str:
@@ -264,17 +334,21 @@ def _wages(rng: Random, level: int, work: _Work) -> str:
         hours, days, rate = rng.randint(3, 9), rng.randint(2, 6), rng.randint(10, 25)
         total_hours = work.step(f"{hours} * {days}")
         work.step(f"{_num(total_hours)} * {rate}")
-        return (f"{name} works {hours} hours a day for {days} days at {_money(rate)} per hour. "
-                f"How much, in dollars, does {name} earn?")
+        return (
+            f"{name} works {hours} hours a day for {days} days at {_money(rate)} per hour. "
+            f"How much, in dollars, does {name} earn?"
+        )
     if level == 2:
         hours, days, rate = rng.randint(3, 9), rng.randint(3, 12), _multiple(rng, 24, 60, "0.5")
         fares = rng.randint(5, 40)
         total_hours = work.step(f"{hours} * {days}")
         pay = work.step(f"{_num(total_hours)} * {_num(rate)}")
         work.step(f"{_num(pay)} - {fares}")
-        return (f"{name} works {hours} hours a day for {days} days, earning {_money(rate)} an hour, and spends "
-                f"{_money(fares)} on bus fares to get to work. How much, in dollars, is left of the pay after "
-                f"the bus fares?")
+        return (
+            f"{name} works {hours} hours a day for {days} days, earning {_money(rate)} an hour, and spends "
+            f"{_money(fares)} on bus fares to get to work. How much, in dollars, is left of the pay after "
+            f"the bus fares?"
+        )
     # A half-dollar rate keeps time and a half at whole cents.
     regular, extra, rate = rng.randint(35, 40), rng.randint(2, 12), _multiple(rng, 24, 60, "0.5")
     overtime = work.step(f"{regular + extra} - {regular}")
@@ -282,9 +356,11 @@ def _wages(rng: Random, level: int, work: _Work) -> str:
     premium_rate = work.step(f"{_num(rate)} * 1.5")
     premium = work.step(f"{_num(overtime)} * {_num(premium_rate)}")
     work.step(f"{_num(base)} + {_num(premium)}")
-    return (f"{name} is paid {_money(rate)} per hour for the first {regular} hours of a week and time and a "
-            f"half (1.5 times the hourly rate) for every hour beyond that. Last week {name} worked "
-            f"{regular + extra} hours. How much, in dollars, was {name} paid for the week?")
+    return (
+        f"{name} is paid {_money(rate)} per hour for the first {regular} hours of a week and time and a "
+        f"half (1.5 times the hourly rate) for every hour beyond that. Last week {name} worked "
+        f"{regular + extra} hours. How much, in dollars, was {name} paid for the week?"
+    )
 
 
 def _reading(rng: Random, level: int, work: _Work) -> str:
@@ -294,29 +370,39 @@ def _reading(rng: Random, level: int, work: _Work) -> str:
         pages = rng.randint(per_day * days + 10, 400)
         read = work.step(f"{per_day} * {days}")
         work.step(f"{pages} - {_num(read)}")
-        return (f"{name}'s book has {pages} pages. {name} reads {per_day} pages every day for {days} days. "
-                f"How many pages are left to read?")
+        return (
+            f"{name}'s book has {pages} pages. {name} reads {per_day} pages every day for {days} days. "
+            f"How many pages are left to read?"
+        )
     r1, d1, r2, d2 = rng.randint(10, 40), rng.randint(2, 6), rng.randint(10, 40), rng.randint(2, 6)
     first, then = work.step(f"{r1} * {d1}"), work.step(f"{r2} * {d2}")
     read = work.step(f"{_num(first)} + {_num(then)}")
-    opening = (f"{name} reads {r1} pages a day for {d1} days, then {r2} pages a day for the next {d2} days")
+    opening = f"{name} reads {r1} pages a day for {d1} days, then {r2} pages a day for the next {d2} days"
     if level == 2:
         return f"{opening}. How many pages has {name} read in total?"
     # A page count dividing 10000 keeps the percentage at two decimals at most.
     pages = rng.choice([p for p in (400, 500, 625, 1000) if p > read])
     left = work.step(f"{pages} - {_num(read)}")
     work.step(f"{_num(left)} / {pages} * 100")
-    return (f"{name} starts a {pages}-page novel. {opening}. "
-            f"What percentage of the novel does {name} still have to read?")
+    return (
+        f"{name} starts a {pages}-page novel. {opening}. What percentage of the novel does {name} still have to read?"
+    )
 
 
 TEMPLATES: dict[str, Callable[[Random, int, _Work], str]] = {
-    "shopping": _shopping, "recipe": _recipe, "travel": _travel, "savings": _savings,
-    "bill": _bill, "inventory": _inventory, "wages": _wages, "reading": _reading,
+    "shopping": _shopping,
+    "recipe": _recipe,
+    "travel": _travel,
+    "savings": _savings,
+    "bill": _bill,
+    "inventory": _inventory,
+    "wages": _wages,
+    "reading": _reading,
 }
 
 
 # ----- the splits -----
+
 
 def default_difficulty(index: int) -> int:
     """The difficulty of problem ``index`` when none is asked for: levels cycle 1, 2, 3."""
@@ -395,9 +481,14 @@ def _draw(split: str, index: int, level: int, attempt: int) -> Task:
     template = rng.choice(sorted(TEMPLATES))
     work = _Work()
     prompt = TEMPLATES[template](rng, level, work)
-    return Task(id=task_id(split, index, level), split=split, prompt=prompt,
-                answer=work.steps[-1]["result"], solution=work.steps,
-                metadata={"difficulty": level, "template": template})
+    return Task(
+        id=task_id(split, index, level),
+        split=split,
+        prompt=prompt,
+        answer=work.steps[-1]["result"],
+        solution=work.steps,
+        metadata={"difficulty": level, "template": template},
+    )
 
 
 @functools.lru_cache(maxsize=1)

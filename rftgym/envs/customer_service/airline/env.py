@@ -35,7 +35,11 @@ class AirlineEnv(CustomerServiceEnv):
         owner = reservation["user_id"] if reservation else arguments.get("user_id")
         if self.user_id is not None and owner is not None and owner != self.user_id:
             return "acts on another customer's account"
-        if name == "cancel_reservation" and reservation and not may_cancel(reservation, self._flights(reservation["flights"])):
+        if (
+            name == "cancel_reservation"
+            and reservation
+            and not may_cancel(reservation, self._flights(reservation["flights"]))
+        ):
             return "the reservation is not eligible for cancellation"
         if name == "update_reservation_flights" and reservation and reservation["cabin"] == "basic_economy":
             return "basic economy flights cannot be changed"
@@ -43,8 +47,12 @@ class AirlineEnv(CustomerServiceEnv):
             user = self.db.get("users", owner or "")
             cabin = reservation["cabin"] if reservation else arguments.get("cabin")
             count = len(reservation["passengers"] if reservation else arguments.get("passengers", []))
-            if user and cabin and arguments["nonfree_baggages"] != nonfree_bags(user["membership"], cabin, count,
-                                                                                arguments["total_baggages"]):
+            if (
+                user
+                and cabin
+                and arguments["nonfree_baggages"]
+                != nonfree_bags(user["membership"], cabin, count, arguments["total_baggages"])
+            ):
                 return "nonfree_baggages is not the number of bags beyond the free allowance"
         return None
 
@@ -101,10 +109,20 @@ class AirlineEnv(CustomerServiceEnv):
     # ----- writes -----
 
     @write
-    def book_reservation(self, user_id: str, origin: str, destination: str,
-                         flight_type: Literal["one_way", "round_trip"], cabin: Cabin, flights: list[dict],
-                         passengers: list[dict], payment_method_id: str, total_baggages: int,
-                         nonfree_baggages: int, insurance: Literal["yes", "no"]) -> dict:
+    def book_reservation(
+        self,
+        user_id: str,
+        origin: str,
+        destination: str,
+        flight_type: Literal["one_way", "round_trip"],
+        cabin: Cabin,
+        flights: list[dict],
+        passengers: list[dict],
+        payment_method_id: str,
+        total_baggages: int,
+        nonfree_baggages: int,
+        insurance: Literal["yes", "no"],
+    ) -> dict:
         """Book a reservation and charge it to one payment method.
 
         Args:
@@ -129,16 +147,29 @@ class AirlineEnv(CustomerServiceEnv):
         end = destination if flight_type == "one_way" else origin
         if booked[0]["origin"] != origin or booked[-1]["destination"] != end:
             raise ValueError(f"the flights do not make a {flight_type} trip from {origin} to {destination}")
-        amount = money(sum(f["price"] for f in booked) * len(passengers) + BAG_PRICE * nonfree_baggages
-                       + (INSURANCE_PRICE * len(passengers) if insurance == "yes" else 0))
+        amount = money(
+            sum(f["price"] for f in booked) * len(passengers)
+            + BAG_PRICE * nonfree_baggages
+            + (INSURANCE_PRICE * len(passengers) if insurance == "yes" else 0)
+        )
         self._charge(user_id, payment_method_id, amount)
         reservation_id = f"NEW{len(self.db.changes.get('reservations', {})) + 1:03d}"
-        reservation = {"reservation_id": reservation_id, "user_id": user_id, "origin": origin,
-                       "destination": destination, "flight_type": flight_type, "cabin": cabin, "flights": booked,
-                       "passengers": [dict(p) for p in passengers],
-                       "payment_history": [{"payment_id": payment_method_id, "amount": amount}],
-                       "created_at": NOW, "total_baggages": total_baggages, "nonfree_baggages": nonfree_baggages,
-                       "insurance": insurance, "status": "active"}
+        reservation = {
+            "reservation_id": reservation_id,
+            "user_id": user_id,
+            "origin": origin,
+            "destination": destination,
+            "flight_type": flight_type,
+            "cabin": cabin,
+            "flights": booked,
+            "passengers": [dict(p) for p in passengers],
+            "payment_history": [{"payment_id": payment_method_id, "amount": amount}],
+            "created_at": NOW,
+            "total_baggages": total_baggages,
+            "nonfree_baggages": nonfree_baggages,
+            "insurance": insurance,
+            "status": "active",
+        }
         self.db.insert("reservations", reservation_id, reservation)
         self.db.edit("users", user["user_id"])["reservations"].append(reservation_id)
         return reservation
@@ -159,8 +190,9 @@ class AirlineEnv(CustomerServiceEnv):
         return reservation
 
     @write
-    def update_reservation_flights(self, reservation_id: str, cabin: Cabin, flights: list[dict],
-                                   payment_method_id: str) -> dict:
+    def update_reservation_flights(
+        self, reservation_id: str, cabin: Cabin, flights: list[dict], payment_method_id: str
+    ) -> dict:
         """Change the flights (same legs, other flight numbers or dates) and the cabin of a reservation;
         the fare difference for all passengers is charged to, or refunded to, the payment method.
 
@@ -171,15 +203,24 @@ class AirlineEnv(CustomerServiceEnv):
             payment_method_id: Pays or receives the fare difference.
         """
         reservation = self._active(reservation_id)
-        kept = {(f["flight_number"], f["date"]): f for f in reservation["flights"]} if cabin == reservation["cabin"] else {}
+        kept = (
+            {(f["flight_number"], f["date"]): f for f in reservation["flights"]}
+            if cabin == reservation["cabin"]
+            else {}
+        )
         new = [f for f in flights if (f.get("flight_number"), f.get("date")) not in kept]
-        booked = {(f["flight_number"], f["date"]): f for f in self._take_seats(new, cabin, len(reservation["passengers"]))}
+        booked = {
+            (f["flight_number"], f["date"]): f for f in self._take_seats(new, cabin, len(reservation["passengers"]))
+        }
         after = [kept.get((f["flight_number"], f["date"])) or booked[(f["flight_number"], f["date"])] for f in flights]
-        if sorted((f["origin"], f["destination"]) for f in after) != \
-                sorted((f["origin"], f["destination"]) for f in reservation["flights"]):
+        if sorted((f["origin"], f["destination"]) for f in after) != sorted(
+            (f["origin"], f["destination"]) for f in reservation["flights"]
+        ):
             raise ValueError("the new flights must fly the same legs (origins and destinations) as the old ones")
-        difference = money((sum(f["price"] for f in after) - sum(f["price"] for f in reservation["flights"]))
-                           * len(reservation["passengers"]))
+        difference = money(
+            (sum(f["price"] for f in after) - sum(f["price"] for f in reservation["flights"]))
+            * len(reservation["passengers"])
+        )
         self._charge(reservation["user_id"], payment_method_id, difference)
         reservation = self.db.edit("reservations", reservation_id)
         reservation["flights"], reservation["cabin"] = after, cabin
@@ -188,8 +229,9 @@ class AirlineEnv(CustomerServiceEnv):
         return reservation
 
     @write
-    def update_reservation_baggages(self, reservation_id: str, total_baggages: int, nonfree_baggages: int,
-                                    payment_method_id: str) -> dict:
+    def update_reservation_baggages(
+        self, reservation_id: str, total_baggages: int, nonfree_baggages: int, payment_method_id: str
+    ) -> dict:
         """Add checked bags to a reservation; the new paid bags cost 50 dollars each.
 
         Args:
@@ -212,7 +254,9 @@ class AirlineEnv(CustomerServiceEnv):
     # ----- helpers of the tools -----
 
     def _flights(self, legs: list[dict]) -> list[dict]:
-        return [self.db.get("flights", f"{leg['flight_number']}/{leg['date']}") or {"status": "unknown"} for leg in legs]
+        return [
+            self.db.get("flights", f"{leg['flight_number']}/{leg['date']}") or {"status": "unknown"} for leg in legs
+        ]
 
     def _active(self, reservation_id: str) -> dict:
         """An active reservation none of whose flights has flown."""
@@ -233,8 +277,15 @@ class AirlineEnv(CustomerServiceEnv):
                 raise ValueError(f"flight {key} is {flight['status']} and cannot be booked")
             if flight["seats"][cabin] < passengers:
                 raise ValueError(f"flight {key} has {flight['seats'][cabin]} {cabin} seats left, not {passengers}")
-            booked.append({"flight_number": flight["flight_number"], "date": flight["date"], "origin": flight["origin"],
-                           "destination": flight["destination"], "price": flight["prices"][cabin]})
+            booked.append(
+                {
+                    "flight_number": flight["flight_number"],
+                    "date": flight["date"],
+                    "origin": flight["origin"],
+                    "destination": flight["destination"],
+                    "price": flight["prices"][cabin],
+                }
+            )
         for leg in legs:
             self.db.edit("flights", f"{leg['flight_number']}/{leg['date']}")["seats"][cabin] -= passengers
         return booked

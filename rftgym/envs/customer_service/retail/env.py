@@ -24,8 +24,10 @@ class RetailEnv(CustomerServiceEnv):
     suite = SUITE
     policy_file = HERE / "policy.md"
     company = "an online store"
-    auth_question = ("Hello! Before I can help, I need to verify your identity. Could you tell me your email "
-                     "address, or your first name, last name and zip code?")
+    auth_question = (
+        "Hello! Before I can help, I need to verify your identity. Could you tell me your email "
+        "address, or your first name, last name and zip code?"
+    )
 
     # ----- policy rules the tools do not enforce -----
 
@@ -123,8 +125,9 @@ class RetailEnv(CustomerServiceEnv):
         return order
 
     @write
-    def modify_pending_order_address(self, order_id: str, address1: str, address2: str, city: str, state: str,
-                                     country: str, zip: str) -> dict:
+    def modify_pending_order_address(
+        self, order_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
+    ) -> dict:
         """Change the shipping address of a pending order.
 
         Args:
@@ -142,8 +145,9 @@ class RetailEnv(CustomerServiceEnv):
         return order
 
     @write
-    def modify_pending_order_items(self, order_id: str, item_ids: list[str], new_item_ids: list[str],
-                                   payment_method_id: str) -> dict:
+    def modify_pending_order_items(
+        self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
+    ) -> dict:
         """Swap items of a pending order for other variants of the same products (once per order).
 
         Args:
@@ -182,8 +186,9 @@ class RetailEnv(CustomerServiceEnv):
         return order
 
     @write
-    def exchange_delivered_order_items(self, order_id: str, item_ids: list[str], new_item_ids: list[str],
-                                       payment_method_id: str) -> dict:
+    def exchange_delivered_order_items(
+        self, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
+    ) -> dict:
         """Request the exchange of delivered items for other variants of the same products.
 
         Args:
@@ -202,8 +207,9 @@ class RetailEnv(CustomerServiceEnv):
         return order
 
     @write
-    def modify_user_address(self, user_id: str, address1: str, address2: str, city: str, state: str,
-                            country: str, zip: str) -> dict:
+    def modify_user_address(
+        self, user_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
+    ) -> dict:
         """Change a customer's default address (existing orders keep theirs).
 
         Args:
@@ -267,8 +273,9 @@ class RetailEnv(CustomerServiceEnv):
     def _record_payment(self, order: dict, difference: float, method_id: str) -> None:
         if difference:
             kind = "payment" if difference > 0 else "refund"
-            order["payment_history"].append({"transaction_type": kind, "amount": abs(difference),
-                                             "payment_method_id": method_id})
+            order["payment_history"].append(
+                {"transaction_type": kind, "amount": abs(difference), "payment_method_id": method_id}
+            )
             self._credit(order["user_id"], method_id, -difference)
 
     def _method(self, user_id: str, method_id: str) -> dict:
