@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean sandbox
+.PHONY: demo test check install clean sandbox
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ demo: $(STAMP) sandbox
 sandbox: $(STAMP)
 	PYTHON=$(BIN)/python scripts/ensure-docker.sh
 
-test: $(STAMP) sandbox
+# Lint, format and type checks first (seconds), then the suite.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check sandbox
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import gymnasium
 from rich.console import Console
@@ -36,20 +38,24 @@ from rich.table import Table
 import rftgym
 from rftgym.agents.testing import ScriptedServer
 from rftgym.envs.customer_service.db import Database
+from rftgym.types import Message, Task, tool_call
 
 DOMAINS = ("rftgym/Retail-v0", "rftgym/Airline-v0")
 RETAIL = DOMAINS[0]
-_PLANS: dict[str, list[dict]] = {}
 
 
-def plan_responder(request: dict) -> dict:
-    """The scripted endpoint's answer: the n-th message of the task's reference dialogue."""
-    if not _PLANS:
-        env = gymnasium.make(RETAIL).unwrapped
-        _PLANS.update({t.prompt: env.oracle_plan(t) for t in env.tasks("test")})
+@functools.cache
+def retail_oracle() -> tuple[Any, dict[str, Task]]:
+    """A retail env (for its oracle) and its test tasks by prompt, made once per process."""
+    env = gymnasium.make(RETAIL).unwrapped
+    return env, {t.prompt: t for t in env.tasks("test")}
+
+
+def oracle_responder(request: dict) -> Message:
+    """The scripted endpoint's answer: the oracle's next message for the request's retail task."""
+    env, by_prompt = retail_oracle()
     messages = request["messages"]
-    plan = _PLANS[next(m["content"] for m in messages if m["role"] == "user")]
-    return plan[min(sum(m["role"] == "assistant" for m in messages), len(plan) - 1)]
+    return env.oracle_action(by_prompt[next(m["content"] for m in messages if m["role"] == "user")], messages)
 
 
 def episodes(env_id: str) -> tuple[gymnasium.Env, list[tuple]]:
@@ -60,7 +66,7 @@ def episodes(env_id: str) -> tuple[gymnasium.Env, list[tuple]]:
         env.reset(options={"task": task})
         actions, done = [], False
         while not done:
-            actions.append(env.oracle_action())
+            actions.append(env.oracle_action(task, env.messages))
             *_, terminated, truncated, _ = env.step(actions[-1])
             done = terminated or truncated
         recorded.append((task, actions))
@@ -93,9 +99,7 @@ def tau_style_extra(env: gymnasium.Env, recorded: list[tuple]) -> list[float]:
         env.db = Database(reference_db)  # the tools work on a plain whole copy through an empty overlay
         env.confirmed = True
         for i, action in enumerate(task.solution):
-            env.toolbox.call(
-                {"id": str(i), "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])}}
-            )
+            env.toolbox.call(tool_call(action["name"], action["arguments"], str(i)))
         for db in (episode_db, reference_db):
             hashlib.sha256(json.dumps(db, sort_keys=True).encode()).hexdigest()
         times.append(time.perf_counter() - start)
@@ -170,7 +174,7 @@ def main() -> None:
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
     env, recorded = episodes(RETAIL)
-    with ScriptedServer.spawn("customer_service:plan_responder") as server, tempfile.TemporaryDirectory() as tmp:
+    with ScriptedServer.spawn("customer_service:oracle_responder") as server, tempfile.TemporaryDirectory() as tmp:
         overhead(recorded[:20], env, server.base_url, Path(tmp) / "warmup.jsonl")
         bare, full = overhead(recorded, env, server.base_url, Path(tmp) / "run.jsonl")
     loop = Table(

@@ -26,7 +26,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rftgym.envs.letters import LettersEnv, lowercase_share
-from rftgym.serving import build_tiny_model
+from rftgym.models import build_tiny_model
 from rftgym.training import TrainConfig
 from rftgym.training.online import OnlineConfig, train_online
 

@@ -1,4 +1,4 @@
-"""A researcher's new environment: a unit-conversion desk with two tools, rewards and an oracle.
+"""A researcher's new environment: a unit-conversion desk with two tools, a rubric and an oracle.
 
 python examples/custom_env.py                      # roll out with the oracle (no model needed)
 python examples/custom_env.py --base-url http://localhost:8000/v1 --model my-model
@@ -7,15 +7,30 @@ python examples/custom_env.py --base-url http://localhost:8000/v1 --model my-mod
 import argparse
 
 import rftgym
-from rftgym.envs import ChatEnv, Task, register_env, tool
+from rftgym.envs import ChatEnv, register_env, tool
+from rftgym.rewards import RewardContext, RewardTerm, Rubric, tool_call_errors
+from rftgym.types import Task, assistant_message, tool_call
 
 FACTORS = {("km", "m"): 1000, ("m", "cm"): 100, ("kg", "g"): 1000, ("h", "min"): 60, ("min", "s"): 60}
+
+
+def correct(ctx: RewardContext) -> float:
+    """Outcome: 1.0 when the submitted value is the reference. It reads the env's state, so it
+    declares needs_env (a rescore of a stored file keeps the recorded value)."""
+    answer = ctx.env.answer
+    return float(answer is not None and abs(answer - ctx.task.answer) < 1e-9)
 
 
 class UnitDeskEnv(ChatEnv):
     """Convert quantities between units with a factor look-up tool."""
 
-    reward_weights = {"tool_error": -0.2, "correct": 1.0}
+    # Every reward comes from the rubric; each term lands in the trajectory file under its name.
+    rubric = Rubric(
+        [
+            RewardTerm("tool_error", tool_call_errors(), weight=-0.2),  # per turn: malformed or failing calls
+            RewardTerm("correct", correct, scope="outcome", needs_env=True),
+        ]
+    )
 
     def tasks(self, split="train", num_tasks=None):
         offset = 0 if split == "train" else 1000  # disjoint splits
@@ -63,22 +78,11 @@ class UnitDeskEnv(ChatEnv):
     def react(self, message, results):
         return [], "answered" if self.answer is not None else None
 
-    def turn_components(self, message, results):  # per turn: malformed or failing tool calls cost
-        return {"tool_error": float(sum(r.error is not None for r in results))}
-
-    def outcome_components(self):
-        return {"correct": float(self.answer is not None and abs(self.answer - self.task.answer) < 1e-9)}
-
-    def oracle_action(self):
-        m = self.task.metadata
-        asked = any(msg["role"] == "tool" for msg in self.messages)
-        name, args = (
-            ("give_answer", f'{{"value": {self.task.answer}}}')
-            if asked
-            else ("conversion_factor", f'{{"from_unit": "{m["from"]}", "to_unit": "{m["to"]}"}}')
-        )
-        call = {"id": f"call_{self.turn}", "type": "function", "function": {"name": name, "arguments": args}}
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    def oracle_action(self, task, messages):  # a pure function of the task and the conversation
+        if any(m["role"] == "tool" for m in messages):
+            return assistant_message(None, [tool_call("give_answer", {"value": task.answer})])
+        units = {"from_unit": task.metadata["from"], "to_unit": task.metadata["to"]}
+        return assistant_message(None, [tool_call("conversion_factor", units)])
 
 
 register_env("units/UnitDesk-v0", f"{__name__}:UnitDeskEnv", max_turns=4)
@@ -89,7 +93,10 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="default")
     parser.add_argument("--out", default="runs/unitdesk.jsonl")
     args = parser.parse_args()
-    policy = rftgym.ChatPolicy(args.base_url, args.model) if args.base_url else rftgym.OraclePolicy()
+    if args.base_url:
+        policy = rftgym.ChatPolicy(args.base_url, args.model)
+    else:
+        policy = rftgym.OraclePolicy(UnitDeskEnv().oracle_action)
     result = rftgym.rollout("units/UnitDesk-v0", policy, args.out, split="test", num_tasks=10, group_size=2)
     summary = rftgym.summarize(rftgym.read_trajectories(args.out))
     print(f"{result.written} episodes -> {args.out}; mean reward {summary['reward']['mean']:.3f}")

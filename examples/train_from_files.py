@@ -15,7 +15,7 @@ import argparse
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rftgym.serving import resolve_model
+from rftgym.models import resolve_model
 from rftgym.training import trajectories_to_tensors
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -48,13 +48,16 @@ class BackgroundServer:
         """Serve from a background thread; returns ``self`` once the port is listening."""
         ready: concurrent.futures.Future[str] = concurrent.futures.Future()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name=type(self).__name__, daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._loop, ready), name=type(self).__name__, daemon=True
+        )
         self._thread.start()
         ready.result()  # re-raises what went wrong, e.g. the port is taken
         return self
 
-    def _run(self, ready: concurrent.futures.Future[str]) -> None:
-        loop = self._loop
+    def _run(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[str]) -> None:
+        """The thread's body: serve, report the URL (or the failure) through ``ready``, then run
+        ``loop`` until :meth:`stop` and close the server on it."""
         try:
             ready.set_result(loop.run_until_complete(self.serve()))
         except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
@@ -67,7 +70,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         """Stop the background thread's server (in-flight requests are dropped)."""
-        if self._thread is not None:
+        if self._thread is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._thread = None

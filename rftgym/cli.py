@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from rich.console import Console
 
@@ -269,6 +270,13 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+@runtime_checkable
+class _Lintable(Protocol):
+    """An env with a task linter, the ``lint`` method ``rftgym envs lint`` calls."""
+
+    def lint(self, num_train: int = ...) -> tuple[int, list[str]]: ...
+
+
 def cmd_envs_lint(args: argparse.Namespace) -> int:
     import gymnasium
     from gymnasium.envs.registration import load_env_creator
@@ -278,12 +286,16 @@ def cmd_envs_lint(args: argparse.Namespace) -> int:
     bad = 0
     for env_id in args.env_ids or registered_envs():
         spec = gymnasium.spec(_check_env_id(env_id))
-        creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
+        entry = spec.entry_point
+        creator = entry if callable(entry) or entry is None else load_env_creator(entry)
         if not hasattr(creator, "lint"):
             if args.env_ids:
                 raise UserError(f"{env_id} has no task linter")
             continue  # without making it: an env may need Docker or an endpoint just to start
-        checked, problems = gymnasium.make(env_id).unwrapped.lint(num_train=args.num_train)
+        env = gymnasium.make(env_id).unwrapped
+        if not isinstance(env, _Lintable):  # for the type checker: its class has ``lint``
+            raise UserError(f"{env_id} has no task linter")
+        checked, problems = env.lint(num_train=args.num_train)
         for problem in problems:
             print(f"{env_id}: {problem}")
         bad += len(problems)
@@ -292,7 +304,10 @@ def cmd_envs_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
+    import gymnasium
+
     from rftgym.agents import make_policy
+    from rftgym.envs import chat_env
     from rftgym.rollout import rollout
     from rftgym.trajectories import read_trajectories, stats_table, summarize
 
@@ -307,8 +322,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         raise UserError("--resume needs --out FILE (the file to continue)")
     out = args.out or Path("runs") / f"{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
     try:
+        # The oracle reads the reference solutions through one env instance of its own.
+        oracle_env = chat_env(gymnasium.make(env_id, **env_kwargs)) if args.policy == "oracle" else None
         policy = make_policy(
             args.policy,
+            oracle=oracle_env.oracle_action if oracle_env else None,
             base_url=args.base_url,
             model=args.model,
             tool_format=args.tool_format,
@@ -318,7 +336,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             seed=args.seed,
             timeout=args.timeout,
         )
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise UserError(str(e)) from None
     if hasattr(policy, "check"):
         try:
@@ -343,6 +361,9 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         )
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot run {env_id}: {e}") from None
+    finally:
+        if oracle_env is not None:
+            oracle_env.close()
     if result.written + result.skipped:
         Console().print(stats_table(summarize(read_trajectories(out))))
     note = " (interrupted: run again with --resume to finish)" if result.interrupted else ""
@@ -406,7 +427,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_rescore(args: argparse.Namespace) -> int:
     import os
 
-    from rftgym.rewards.rescore import load_rubric, rescore_file
+    from rftgym.rescore import load_rubric, rescore_file
     from rftgym.trajectories import TrajectoryFileError
 
     _check_file(args.file)
@@ -415,7 +436,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
             os.environ[var] = flag
     try:
         rubric = load_rubric(args.rubric) if args.rubric else None
-        count = rescore_file(args.file, args.out, rubric, label=args.rubric or "")
+        notice = functools.partial(console.print, highlight=False)
+        count = rescore_file(args.file, args.out, rubric, label=args.rubric or "", notice=notice)
     except (ValueError, TrajectoryFileError) as e:
         raise UserError(str(e)) from None
     console.print(f"{count} episodes rescored -> {args.out}", highlight=False)
@@ -423,8 +445,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rftgym.rewards import export
-    from rftgym.rewards.rescore import EnvTasks
+    from rftgym import export
+    from rftgym.rescore import EnvTasks
 
     if bool(args.files) == bool(args.env):
         raise UserError("give trajectory files or --env ENV_ID (not both)")
@@ -434,17 +456,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.env:
             import gymnasium
 
-            env = gymnasium.make(_check_env_id(args.env)).unwrapped
+            from rftgym.envs import chat_env
+
+            env = chat_env(gymnasium.make(_check_env_id(args.env)))
             records = export.tasks_to_bedrock(env, env.tasks(args.split, args.num_tasks))
         elif args.format == "bedrock-rft":
             records = export.trajectories_to_bedrock(_read_all(args.files), EnvTasks().task)
         else:
             records = export.sft_records(_read_all(args.files), args.threshold)
-        records = list(records)[: args.limit]
-        warning = export.check_bedrock_size(len(records)) if args.format == "bedrock-rft" else None
-    except (KeyError, ValueError) as e:
+        kept = list(records)[: args.limit]
+        warning = export.check_bedrock_size(len(kept)) if args.format == "bedrock-rft" else None
+    except (KeyError, TypeError, ValueError) as e:
         raise UserError(str(e)) from None
-    count = export.write_jsonl(records, args.out)
+    count = export.write_jsonl(kept, args.out)
     if warning:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"{count} {args.format} records -> {args.out}", highlight=False)

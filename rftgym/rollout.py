@@ -18,18 +18,21 @@ import functools
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gymnasium
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rftgym._compat import within
-from rftgym.agents.base import Policy
-from rftgym.envs.tasks import Task
+from rftgym.agents.base import Policy, TaskPolicy
+from rftgym.envs.registry import chat_env
 from rftgym.trajectories import Trajectory, TrajectoryWriter, Turn, completed_ids, read_trajectories
+from rftgym.types import ResetInfo, StepRecord, Task
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,11 +78,36 @@ class EpisodeTimeout(Exception):
     """A per-turn or per-episode time limit ran out."""
 
 
-def rollout(env_id: str, policy: Policy, out: str | Path, **kwargs: Any) -> RolloutResult:
-    """Run :func:`arollout` to completion (see it for the arguments). Ctrl-C returns what finished."""
-    result = RolloutResult(Path(out), kwargs.pop("run_id", None) or uuid.uuid4().hex[:12])
+def rollout(
+    env_id: str,
+    policy: Policy | TaskPolicy,
+    out: str | Path,
+    *,
+    env_kwargs: dict[str, Any] | None = None,
+    split: str = "test",
+    num_tasks: int | None = None,
+    task_ids: Sequence[str] | None = None,
+    group_size: int = 1,
+    concurrency: int = 8,
+    seed: int = 0,
+    resume: bool = False,
+    episode_timeout: float = 1800.0,
+    turn_timeout: float = 600.0,
+    progress: bool = True,
+    run_id: str | None = None,
+    make_env: Callable[[], gymnasium.Env] | None = None,
+) -> RolloutResult:
+    """Run :func:`arollout` to completion in a new event loop (the arguments are its own).
+    Ctrl-C returns what finished, with ``interrupted`` set."""
+    result = RolloutResult(Path(out), run_id or uuid.uuid4().hex[:12])
+    run = arollout(
+        env_id, policy, out, env_kwargs=env_kwargs, split=split, num_tasks=num_tasks, task_ids=task_ids,
+        group_size=group_size, concurrency=concurrency, seed=seed, resume=resume,
+        episode_timeout=episode_timeout, turn_timeout=turn_timeout, progress=progress, result=result,
+        make_env=make_env,
+    )  # fmt: skip
     try:
-        _run(arollout(env_id, policy, out, result=result, **kwargs))
+        _run(run)
     except KeyboardInterrupt:
         result.interrupted = True
     return result
@@ -87,7 +115,7 @@ def rollout(env_id: str, policy: Policy, out: str | Path, **kwargs: Any) -> Roll
 
 async def arollout(
     env_id: str,
-    policy: Policy,
+    policy: Policy | TaskPolicy,
     out: str | Path,
     *,
     env_kwargs: dict[str, Any] | None = None,
@@ -108,7 +136,8 @@ async def arollout(
 
     Args:
         env_id: Gymnasium id of the env (``rftgym/MathTools-v0``).
-        policy: Produces assistant turns (:class:`~rftgym.agents.ChatPolicy`, ``OraclePolicy``...).
+        policy: Produces assistant turns (:class:`~rftgym.agents.ChatPolicy`...); a
+            :class:`~rftgym.agents.TaskPolicy` (the oracle) gives each episode its own.
         out: The trajectory file (JSONL); appended to, created if missing.
         env_kwargs: Keyword arguments for ``gymnasium.make`` (e.g. ``{"max_turns": 4}``).
         split: Which task split to play.
@@ -121,7 +150,8 @@ async def arollout(
         episode_timeout: Seconds one episode may take in all before it is cut off.
         turn_timeout: Seconds one turn (policy call plus env step) may take.
         progress: Show a progress bar on stderr with live mean reward and error count.
-        result: Fill this result object in place (so a caller still has it after Ctrl-C).
+        result: Fill this result object in place (so a caller still has it after Ctrl-C); its
+            ``run_id`` names the run.
         make_env: Build envs with this instead of ``gymnasium.make(env_id, **env_kwargs)``.
     """
     env_kwargs = dict(env_kwargs or {})
@@ -132,8 +162,11 @@ async def arollout(
     if resume and done:
         result.run_id = next(read_trajectories(out, errors="skip")).run_id
     probe = make_env()
-    tasks = [probe.unwrapped.task_by_id(t) for t in task_ids] if task_ids else probe.unwrapped.tasks(split, num_tasks)
-    probe.close()
+    try:
+        env = chat_env(probe)
+        tasks = [env.task_by_id(t) for t in task_ids] if task_ids else env.tasks(split, num_tasks)
+    finally:
+        probe.close()
     episodes = [_Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
     result.skipped = sum(e.id in done for e in episodes)
     queue = [e for e in episodes if e.id not in done]
@@ -172,11 +205,11 @@ async def arollout(
 
 async def _play(
     env: gymnasium.Env,
-    policy: Policy,
+    policy: Policy | TaskPolicy,
     episode: _Episode,
     env_id: str,
     run_id: str,
-    meta: dict,
+    meta: dict[str, Any],
     executor: concurrent.futures.Executor,
     episode_timeout: float,
     turn_timeout: float,
@@ -184,6 +217,7 @@ async def _play(
     """Play one episode; never raises (except cancellation). Returns the trajectory and whether
     the env is still in a known state (False after a step was abandoned by a time limit)."""
     loop = asyncio.get_running_loop()
+    player = policy.for_task(episode.task) if isinstance(policy, TaskPolicy) else policy
     traj = Trajectory(
         id=episode.id,
         run_id=run_id,
@@ -197,7 +231,7 @@ async def _play(
     started, deadline = time.time(), time.monotonic() + episode_timeout
     env_ok = True
 
-    def in_thread(fn: Callable, *args: Any, **kwargs: Any) -> asyncio.Future:
+    def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         return loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
     async def limited(awaitable: Any, what: str) -> Any:
@@ -212,10 +246,10 @@ async def _play(
 
     try:
         messages, info = await limited(in_thread(env.reset, seed=episode.seed, options={"task": episode.task}), "reset")
-        traj.messages, traj.tools = messages, info.get("tools", [])
+        traj.messages, traj.tools = messages, ResetInfo.from_info(info).tools
         while True:
             t0 = time.perf_counter()
-            reply = await limited(policy.act(traj.messages, traj.tools, env), "the policy call")
+            reply = await limited(player.act(traj.messages, traj.tools), "the policy call")
             t1 = time.perf_counter()
             traj.messages.append(reply.message)
             turn = Turn(
@@ -231,10 +265,11 @@ async def _play(
             if reply.weights_version is not None:
                 traj.policy["weights_version"] = reply.weights_version
             env_ok = False
-            obs, reward, terminated, truncated, info = await limited(in_thread(env.step, reply.message), "env.step")
+            obs, _, terminated, truncated, info = await limited(in_thread(env.step, reply.message), "env.step")
             env_ok = True
             turn.env_latency_s = time.perf_counter() - t1
-            _record_step(traj, turn, obs, reward, terminated, truncated, info)
+            traj.messages.extend(obs)
+            _record_step(traj, turn, StepRecord.from_info(info), terminated, truncated)
             if terminated or truncated:
                 break
     except asyncio.CancelledError:
@@ -267,21 +302,19 @@ def _write(writer: TrajectoryWriter, traj: Trajectory) -> None:
         writer.write(traj)
 
 
-def _record_step(
-    traj: Trajectory, turn: Turn, obs: list, reward: float, terminated: bool, truncated: bool, info: dict
-) -> None:
-    """Fold one env step's results into the trajectory."""
-    traj.messages.extend(obs)
-    outcome = info.get("outcome_reward", 0.0)
-    turn.reward = float(reward) - outcome
-    turn.reward_components = info.get("reward_components", {})
-    turn.tool_calls = info.get("tool_calls", 0)
-    turn.tool_errors = info.get("tool_errors", {})
+def _record_step(traj: Trajectory, turn: Turn, step: StepRecord, terminated: bool, truncated: bool) -> None:
+    """Fold one env step's record into the trajectory: the turn's own reward and components, and
+    on the final step the outcome (kept apart from the turn: ``Trajectory.reward`` sums both)."""
+    turn.reward, turn.reward_components = step.reward, step.reward_components
+    turn.tool_calls, turn.tool_errors = step.tool_calls, step.tool_errors
     if terminated or truncated:
         traj.terminated, traj.truncated = bool(terminated), bool(truncated)
-        traj.termination_reason = info.get("termination_reason", "terminated" if terminated else "truncated")
-        traj.outcome_reward = float(outcome)
-        traj.outcome_components = info.get("outcome_components", {})
+        outcome = step.outcome
+        traj.termination_reason = (
+            outcome.termination_reason if outcome else ("terminated" if terminated else "truncated")
+        )
+        traj.outcome_reward = outcome.reward if outcome else 0.0
+        traj.outcome_components = outcome.components if outcome else {}
 
 
 def _episode_seed(seed: int, episode_id: str) -> int:
@@ -297,7 +330,7 @@ def _count(result: RolloutResult, traj: Trajectory) -> None:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool, total: int) -> Iterator[Callable[[RolloutResult], None]]:
     """A rich progress bar with the live mean reward and error count; yields an update function."""
     if not enabled:
         yield lambda result: None

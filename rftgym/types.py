@@ -17,7 +17,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict
 
-
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 
 

@@ -3,38 +3,35 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import gymnasium
 import pytest
 
 import rftgym.envs  # noqa: F401  (registers the envs)
+from rftgym.agents import OraclePolicy
 
 
 class OracleResponder:
     """A ScriptedServer responder that answers like the env's oracle would.
 
-    It finds the task by the first user message, replays the request's assistant turns on a fresh
-    env (the envs are deterministic) and returns ``oracle_action()``. ``wrong_every`` makes every
-    n-th episode submit a wrong answer instead, so rewards vary within groups.
+    It finds the task by the first user message and returns the env's ``oracle_action`` for the
+    request's conversation (a pure function of the task and the messages).
     """
 
     def __init__(self, env_id: str, split: str = "test", **env_kwargs):
-        self.env_id, self.env_kwargs = env_id, env_kwargs
-        env = gymnasium.make(env_id, **env_kwargs).unwrapped
-        self.by_prompt = {t.prompt: t for t in env.tasks(split)}
-        self.lock = threading.Lock()
+        self.env = gymnasium.make(env_id, **env_kwargs).unwrapped
+        self.by_prompt = {t.prompt: t for t in self.env.tasks(split)}
 
     def __call__(self, request: dict) -> dict:
         messages = request["messages"]
         prompt = next(m["content"] for m in messages if m["role"] == "user")
-        env = gymnasium.make(self.env_id, **self.env_kwargs).unwrapped
-        env.reset(options={"task": self.by_prompt[prompt]})
-        for m in messages:
-            if m["role"] == "assistant":
-                env.step({k: v for k, v in m.items() if k in ("role", "content", "tool_calls")})
-        return env.oracle_action()
+        return self.env.oracle_action(self.by_prompt[prompt], messages)
+
+
+def oracle_policy(env_id: str, **env_kwargs) -> OraclePolicy:
+    """The oracle of ``env_id``, reading the reference solutions through an env of its own."""
+    return OraclePolicy(gymnasium.make(env_id, **env_kwargs).unwrapped.oracle_action)
 
 
 def read_lines(path: Path) -> list[dict]:

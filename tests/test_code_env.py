@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,26 +10,20 @@ import time
 
 import gymnasium
 import pytest
-from conftest import read_lines
+from conftest import oracle_policy, read_lines
 
 from rftgym.agents import OraclePolicy
-from rftgym.agents.base import PolicyResponse
 from rftgym.rollout import rollout
 from rftgym.sandbox import connect
 from rftgym.sandbox.reaper import LABEL, OWNER, containers
+from rftgym.types import Message, Task, assistant_message, tool_call
 
 CODE = "rftgym/CodeSandbox-v0"
 GCD = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
 
 
-def call(name: str, **arguments) -> dict:
-    return {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {"id": f"c-{name}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-        ],
-    }
+def call(name: str, **arguments) -> Message:
+    return assistant_message(None, [tool_call(name, arguments, f"c-{name}")])
 
 
 @pytest.fixture
@@ -40,18 +33,13 @@ def env():
     env.close()
 
 
-class WrongPolicy:
+def wrong_submission(task: Task, messages: list[Message]) -> Message:
     """Submits a function of the right name whose answer is always wrong."""
+    name = task.metadata["entry_point"]
+    return call("submit", code=f"def {name}(*args):\n    return 'not an answer'\n")
 
-    def describe(self) -> dict:
-        return {"name": "wrong", "model": None, "base_url": None, "sampling": {}}
 
-    async def act(self, messages, tools, env) -> PolicyResponse:
-        name = env.unwrapped.task.metadata["entry_point"]
-        return PolicyResponse(call("submit", code=f"def {name}(*args):\n    return 'not an answer'\n"))
-
-    async def aclose(self) -> None:
-        pass
+WRONG_POLICY = OraclePolicy(wrong_submission)  # plays a known task, like the oracle
 
 
 def outcomes(path) -> list[float]:
@@ -73,20 +61,20 @@ def test_bundled_tasks_have_splits_examples_and_hidden_tests(env):
 
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_reference_solutions_score_1_and_wrong_ones_0_on_bundled_tasks(tmp_path, split):
-    rollout(CODE, OraclePolicy(), tmp_path / "oracle.jsonl", split=split, concurrency=4, progress=False)
-    rollout(CODE, WrongPolicy(), tmp_path / "wrong.jsonl", split=split, concurrency=4, progress=False)
+    rollout(CODE, oracle_policy(CODE), tmp_path / "oracle.jsonl", split=split, concurrency=4, progress=False)
+    rollout(CODE, WRONG_POLICY, tmp_path / "wrong.jsonl", split=split, concurrency=4, progress=False)
     assert set(outcomes(tmp_path / "oracle.jsonl")) == {1.0}
     assert set(outcomes(tmp_path / "wrong.jsonl")) == {0.0}
 
 
 def test_every_humaneval_canonical_solution_scores_1_and_a_wrong_one_0(tmp_path):
     kwargs = {"env_kwargs": {"task_source": "humaneval", "pool_size": 4}, "concurrency": 6, "progress": False}
-    rollout(CODE, OraclePolicy(), tmp_path / "oracle.jsonl", **kwargs)
+    rollout(CODE, oracle_policy(CODE), tmp_path / "oracle.jsonl", **kwargs)
     scores = outcomes(tmp_path / "oracle.jsonl")
     assert len(scores) == 164 and set(scores) == {1.0}
     # Wrong code on every fourth problem keeps the suite short; all 164: `--policy` run in the README.
     every_fourth = [f"HumanEval/{i}" for i in range(0, 164, 4)]
-    rollout(CODE, WrongPolicy(), tmp_path / "wrong.jsonl", task_ids=every_fourth, **kwargs)
+    rollout(CODE, WRONG_POLICY, tmp_path / "wrong.jsonl", task_ids=every_fourth, **kwargs)
     assert set(outcomes(tmp_path / "wrong.jsonl")) == {0.0}
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import gymnasium
 import pytest
-from conftest import OracleResponder, read_lines
+from conftest import OracleResponder, oracle_policy, read_lines
 
 import rftgym
 from rftgym.agents.testing import ScriptedServer
@@ -18,6 +18,7 @@ from rftgym.envs.customer_service.db import fingerprint
 from rftgym.envs.customer_service.lint import lint_task
 from rftgym.envs.customer_service.scenarios import TaskSuite
 from rftgym.envs.customer_service.users import STOP, ScriptedCustomer, is_affirmative
+from rftgym.types import Message, assistant_message, tool_call
 
 DOMAINS = ["rftgym/Retail-v0", "rftgym/Airline-v0"]
 RETAIL = "rftgym/Retail-v0"
@@ -27,33 +28,8 @@ def make(env_id: str = RETAIL, **kwargs):
     return gymnasium.make(env_id, **kwargs).unwrapped
 
 
-def say(text: str) -> dict:
-    return {"role": "assistant", "content": text}
-
-
-def calls(*pairs: tuple[str, dict]) -> dict:
-    return {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
-            for i, (n, a) in enumerate(pairs)
-        ],
-    }
-
-
-class PlanResponder:
-    """Answers like the oracle, cheaply: with the scripted customer an episode's reference dialogue
-    depends on its task alone, so the n-th assistant turn is the n-th message of the task's plan."""
-
-    def __init__(self, env_id: str):
-        env = make(env_id)
-        self.plans = {t.prompt: env.oracle_plan(t) for t in env.tasks("test")}
-
-    def __call__(self, request: dict) -> dict:
-        messages = request["messages"]
-        plan = self.plans[next(m["content"] for m in messages if m["role"] == "user")]
-        return plan[min(sum(m["role"] == "assistant" for m in messages), len(plan) - 1)]
+def calls(*pairs: tuple[str, dict]) -> Message:
+    return assistant_message(None, [tool_call(name, arguments, f"c{i}") for i, (name, arguments) in enumerate(pairs)])
 
 
 @pytest.mark.parametrize(("env_id", "concurrency"), [(RETAIL, 256), ("rftgym/Airline-v0", 32)])
@@ -61,7 +37,7 @@ def test_oracle_over_http_scores_one_on_every_test_task(tmp_path, env_id, concur
     out = tmp_path / "oracle.jsonl"
     tasks = make(env_id).tasks("test")
     group = max(2, -(-concurrency // len(tasks)))  # enough episodes to keep `concurrency` running at once
-    with ScriptedServer(respond=PlanResponder(env_id)) as server:
+    with ScriptedServer(respond=OracleResponder(env_id)) as server:
         # No token ids: the byte-level ids of a prompt carrying the policy document would dominate the run.
         policy = rftgym.ChatPolicy(server.base_url, "scripted", timeout=60, request_token_data=False)
         result = rftgym.rollout(env_id, policy, out, group_size=group, concurrency=concurrency, progress=False)
@@ -82,14 +58,6 @@ def test_oracle_over_http_scores_one_on_every_test_task(tmp_path, env_id, concur
             }
     summary = rftgym.summarize(rftgym.read_trajectories(out))
     assert summary["pass_hat_k"]["2"]["mean"] == summary["pass_at_k"]["1"]["mean"] == 1.0
-
-
-def test_oracle_responder_replaying_the_env_over_http_agrees(tmp_path):
-    """The shared OracleResponder (a fresh env replayed per request) on a few tasks."""
-    out = tmp_path / "oracle.jsonl"
-    with ScriptedServer(respond=OracleResponder(RETAIL)) as server:
-        rftgym.rollout(RETAIL, rftgym.ChatPolicy(server.base_url, "scripted"), out, num_tasks=13, progress=False)
-    assert [line["reward"] for line in read_lines(out)] == [1.0] * 13
 
 
 @pytest.mark.parametrize("env_id", DOMAINS)
@@ -169,12 +137,14 @@ def test_confirmed_write_is_clean_and_the_outcome_diff_is_readable():
     env.reset(options={"task": task})
     auth = task.solution[0]
     env.step(calls((auth["name"], auth["arguments"])))
-    obs, *_ = env.step(say(f"I will cancel order {order} because you no longer need it. Do you confirm (yes/no)?"))
+    obs, *_ = env.step(
+        assistant_message(f"I will cancel order {order} because you no longer need it. Do you confirm (yes/no)?")
+    )
     assert obs[-1]["role"] == "user"
     # The wrong reason: the write is confirmed and allowed, but the end state differs.
     _, reward, *_, info = env.step(calls(("cancel_pending_order", {"order_id": order, "reason": "ordered by mistake"})))
     assert reward == 0.0 and info["policy_violations"] == []
-    obs, reward, terminated, truncated, info = env.step(say("Your order is cancelled."))
+    obs, reward, terminated, truncated, info = env.step(assistant_message("Your order is cancelled."))
     assert terminated and info["termination_reason"] == "user_stop" and STOP in obs[-1]["content"]
     assert info["outcome_components"] == {"db_match": 0.0, "outputs_communicated": 1.0, "task_success": 0.0}
     assert info["db_diff"] == [f'orders/{order}.cancel_reason: expected "no longer needed", got "ordered by mistake"']
@@ -189,7 +159,7 @@ def test_episodes_share_the_base_database_copy_on_write():
     b.reset(options={"task": task})
     assert a.db.base is b.db.base is base
     for _ in range(10):
-        a.step(a.oracle_action())
+        a.step(a.oracle_action(a.task, a.messages))
     assert a.db.changed_keys() and not b.db.changed_keys()
     assert fingerprint(base) == before, "episodes never change the shared base"
 
@@ -248,7 +218,7 @@ def test_llm_customer_over_http(tmp_path, env_id):
     with ScriptedServer(respond=customer) as server:
         rftgym.rollout(
             env_id,
-            rftgym.OraclePolicy(),
+            oracle_policy(env_id),
             out,
             task_ids=[task.id],
             progress=False,
@@ -277,7 +247,7 @@ def test_llm_customer_failures_are_recorded_as_the_simulator_s(tmp_path, fault, 
     with ScriptedServer(respond=respond, fault_script=[fault] * 5) as server:
         rftgym.rollout(
             RETAIL,
-            rftgym.OraclePolicy(),
+            oracle_policy(RETAIL),
             out,
             num_tasks=1,
             progress=False,
@@ -361,12 +331,12 @@ def test_airline_policy_rules_the_tools_do_not_enforce(template, write_call):
     reservation = task.solution[1]["arguments"]["reservation_id"]
     env.reset(options={"task": task})
     env.step(calls(("get_user_details", task.solution[0]["arguments"])))
-    env.step(say("Shall I go ahead with that? Please answer yes or no."))
+    env.step(assistant_message("Shall I go ahead with that? Please answer yes or no."))
     name, arguments = write_call(reservation)
     *_, info = env.step(calls((name, arguments)))
     assert info["reward_components"]["forbidden_action"] == 1.0 and info["reward_components"]["unconfirmed_write"] == 0
     assert len(info["policy_violations"]) == 1
-    *_, info = env.step(say("Done."))
+    *_, info = env.step(assistant_message("Done."))
     assert info["outcome_reward"] == 0.0
 
 

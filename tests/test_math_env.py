@@ -294,7 +294,7 @@ def run_oracle(env: MathToolsEnv, task_id: str) -> tuple[float, dict, list[dict]
     env.reset(options={"task": task_id})
     total, actions = 0.0, []
     while True:
-        actions.append(env.oracle_action())
+        actions.append(env.oracle_action(env.task, env.messages))
         _, reward, terminated, truncated, info = env.step(actions[-1])
         total += reward
         if terminated or truncated:
@@ -323,7 +323,7 @@ def test_oracle_solves_every_test_task_and_train_tasks():
 
 def test_oracle_resumes_after_a_failed_calculator_call(env):
     env.step(calls(call("calculator", {"expression": "1 / 0"})))
-    first = json.loads(env.oracle_action()["tool_calls"][0]["function"]["arguments"])
+    first = json.loads(env.oracle_action(env.task, env.messages)["tool_calls"][0]["function"]["arguments"])
     assert first == {"expression": env.task.solution[0]["expression"]}
 
 
@@ -331,7 +331,7 @@ def test_episode_is_reproducible_under_a_seed():
     def play(seed: int) -> str:
         env = MathToolsEnv(render_mode="ansi")
         env.reset(seed=seed)
-        while not env.step(env.oracle_action())[2]:
+        while not env.step(env.oracle_action(env.task, env.messages))[2]:
             pass
         return env.render()
 

@@ -6,12 +6,11 @@ import asyncio
 import socket
 import time
 
-import gymnasium
 import pytest
 
 from rftgym.agents import ChatPolicy, NoopPolicy, OraclePolicy, PolicyError, make_policy
 from rftgym.agents.testing import ScriptedServer
-from rftgym.envs.core import ChatEnv
+from rftgym.types import Task
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -29,7 +28,7 @@ def act(base_url: str, tools: list[dict] | None = None, **options):
 
     async def main():
         async with ChatPolicy(base_url, "test-model", **options) as policy:
-            return await policy.act(MESSAGES, tools or [], None)
+            return await policy.act(MESSAGES, tools or [])
 
     return asyncio.run(main())
 
@@ -259,30 +258,31 @@ def test_separate_process_server():
 # ----- validation policies and the factory -----
 
 
-class OneShotEnv(ChatEnv):
-    """Just enough of an env for the oracle: its reference action."""
+def test_oracle_plays_the_reference_of_its_episode_task():
+    seen = []
 
-    def oracle_action(self) -> dict:
-        return {"role": "assistant", "content": "42"}
+    def oracle(task, messages):
+        seen.append((task.id, len(messages)))
+        return {"role": "assistant", "content": task.answer}
 
-
-def test_oracle_plays_the_env_reference_through_wrappers():
-    env = gymnasium.wrappers.PassiveEnvChecker(OneShotEnv())
-    policy = OraclePolicy()
-    response = asyncio.run(policy.act([], [], env))
-    assert response.message == {"role": "assistant", "content": "42"}
+    policy = OraclePolicy(oracle)
+    episode = policy.for_task(Task(id="t1", split="test", prompt="6 x 7?", answer="42"))
+    response = asyncio.run(episode.act(MESSAGES, TOOLS))
+    assert response.message == {"role": "assistant", "content": "42"} and seen == [("t1", len(MESSAGES))]
     assert policy.describe()["name"] == "oracle" and policy.describe()["model"] is None
 
 
 def test_noop_answers_without_tools():
     policy = NoopPolicy()
-    response = asyncio.run(policy.act(MESSAGES, TOOLS, None))
+    response = asyncio.run(policy.act(MESSAGES, TOOLS))
     assert response.message == {"role": "assistant", "content": "I don't know."}
     assert policy.describe()["name"] == "noop" and policy.describe()["model"] is None
 
 
 def test_make_policy():
-    assert isinstance(make_policy("oracle", temperature=0.2), OraclePolicy)
+    assert isinstance(make_policy("oracle", oracle=lambda task, messages: {}, temperature=0.2), OraclePolicy)
+    with pytest.raises(ValueError, match="needs oracle"):
+        make_policy("oracle")
     assert isinstance(make_policy("noop"), NoopPolicy)
     policy = make_policy("openai", base_url="http://127.0.0.1:1/v1", model="m", temperature=0.2, max_tokens=None)
     assert policy.describe()["sampling"]["temperature"] == 0.2

@@ -6,7 +6,7 @@ import gymnasium
 import pytest
 
 import rftgym.envs  # noqa: F401  (registers the envs)
-from rftgym.envs import ChatEnv, Task, ToolResult
+from rftgym.envs import ChatEnv
 from rftgym.rewards import (
     RewardContext,
     RewardTerm,
@@ -26,6 +26,7 @@ from rftgym.rewards import (
     turn_count_penalty,
     unit_test_pass_rate,
 )
+from rftgym.types import Task, ToolResult
 
 TASK = Task(id="t1", split="test", prompt="How much?", answer="1234.5")
 

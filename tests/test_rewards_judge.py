@@ -8,10 +8,11 @@ import pytest
 
 import rftgym
 from rftgym.agents.testing import ScriptedServer
-from rftgym.envs import ChatEnv, Task, register_env
+from rftgym.envs import ChatEnv, register_env
 from rftgym.rewards import LLMJudge, RewardContext, RewardTerm, RewardTermError, Rubric
 from rftgym.rewards.judge import parse_scores
 from rftgym.trajectories import read_trajectories
+from rftgym.types import Task
 
 CRITERIA = "10: polite and correct. 0: rude or wrong."
 

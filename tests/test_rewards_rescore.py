@@ -8,11 +8,14 @@ import random
 import subprocess
 import sys
 
+import gymnasium
 import pytest
 
 import rftgym
 from rftgym.agents import PolicyResponse
 from rftgym.envs.math.env import RUBRIC as MATH_RUBRIC
+from rftgym.export import check_bedrock_size
+from rftgym.rescore import EnvTasks, load_rubric, rescore_file
 from rftgym.rewards import (
     RewardContext,
     RewardTerm,
@@ -22,8 +25,6 @@ from rftgym.rewards import (
     numeric_match,
     turn_count_penalty,
 )
-from rftgym.rewards.export import check_bedrock_size
-from rftgym.rewards.rescore import EnvTasks, load_rubric, rescore_file
 from rftgym.trajectories import Trajectory, Turn, read_trajectories, summarize
 
 MATH = "rftgym/MathTools-v0"
@@ -46,14 +47,32 @@ class MixedPolicy:
     def describe(self) -> dict:
         return {"name": "mixed", "model": None, "base_url": None, "sampling": {}}
 
-    async def act(self, messages, tools, env=None) -> PolicyResponse:
-        draw = self.rng.random()
+    def for_task(self, task):
+        return _MixedEpisode(self, task)
+
+    async def aclose(self):
+        pass
+
+
+class _MixedEpisode:
+    def __init__(self, parent: MixedPolicy, task):
+        self.parent, self.task = parent, task
+        self.oracle = gymnasium.make(MATH).unwrapped.oracle_action
+
+    def describe(self) -> dict:
+        return self.parent.describe()
+
+    async def aclose(self):
+        pass
+
+    async def act(self, messages, tools) -> PolicyResponse:
+        draw = self.parent.rng.random()
         if draw < 0.2:
             call = {"id": "bad", "type": "function", "function": {"name": "calculator", "arguments": "{oops"}}
             return PolicyResponse(message={"role": "assistant", "content": None, "tool_calls": [call]})
         if draw < 0.35:
             return PolicyResponse(message={"role": "assistant", "content": "I think it is\n#### 0"})
-        return PolicyResponse(message=env.unwrapped.oracle_action())
+        return PolicyResponse(message=self.oracle(self.task, messages))
 
 
 @pytest.fixture(scope="module")
@@ -333,3 +352,18 @@ def test_reward_rising_while_accuracy_falls_is_flagged():
     warnings = summarize(early + late)["warnings"]
     assert any("gamed channel?" in w and "outcome/correct fell 1.000 -> 0.000" in w for w in warnings)
     assert not any("gamed" in w for w in summarize(late + early)["warnings"])
+
+
+def test_terms_that_read_the_live_env_keep_their_recorded_values_and_are_named_up_front(tmp_path):
+    """Retail's database terms need the env: a rescore keeps what was played (never a fake 0)."""
+    from conftest import oracle_policy  # here: `rescore --rubric` imports this module without tests/ on the path
+
+    played, out = tmp_path / "retail.jsonl", tmp_path / "retail-rescored.jsonl"
+    rftgym.rollout("rftgym/Retail-v0", oracle_policy("rftgym/Retail-v0"), played, num_tasks=4, progress=False)
+    result = run_cli("rescore", str(played), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    first_line = result.stderr.splitlines()[0]  # messages go to stderr, data to stdout
+    assert "kept as recorded" in first_line and "db_match" in first_line and "task_success" in first_line
+    for old, new in zip(read_trajectories(played), read_trajectories(out)):
+        assert new.outcome_components == old.outcome_components and new.reward == pytest.approx(old.reward)
+        assert new.outcome_components["task_success"] == 1.0

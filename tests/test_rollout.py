@@ -6,12 +6,14 @@ from collections import Counter
 
 import gymnasium
 import pytest
-from conftest import read_lines
+from conftest import oracle_policy, read_lines
 
 import rftgym
 from rftgym.agents.testing import ScriptedServer
-from rftgym.envs import ChatEnv, Task, register_env, tool
+from rftgym.envs import ChatEnv, register_env, tool
+from rftgym.rewards import Rubric
 from rftgym.trajectories import read_trajectories, summarize
+from rftgym.types import Task
 
 MATH = "rftgym/MathTools-v0"
 
@@ -79,7 +81,9 @@ class ExplodingEnv(ChatEnv):
             raise RuntimeError("database connection lost")
         return [], "done"
 
-    def oracle_action(self):
+    rubric = Rubric([])
+
+    def oracle_action(self, task, messages):
         return {"role": "assistant", "content": "finished"}
 
 
@@ -89,7 +93,7 @@ register_env("tests/Exploding-v0", f"{__name__}:ExplodingEnv")
 def test_env_exception_is_recorded_and_the_run_goes_on(tmp_path):
     out = tmp_path / "boom.jsonl"
     result = rftgym.rollout(
-        "tests/Exploding-v0", rftgym.OraclePolicy(), out, split="train", num_tasks=4, progress=False
+        "tests/Exploding-v0", oracle_policy("tests/Exploding-v0"), out, split="train", num_tasks=4, progress=False
     )
     lines = {l["task_id"]: l for l in read_lines(out)}
     assert result.written == 4 and result.errors == 1
@@ -110,8 +114,8 @@ def test_turn_time_limit_cuts_a_stuck_policy(tmp_path, math_oracle):
 
 def test_resume_skips_finished_episodes(tmp_path):
     out = tmp_path / "resume.jsonl"
-    first = rftgym.rollout(MATH, rftgym.OraclePolicy(), out, num_tasks=3, group_size=2, progress=False)
-    again = rftgym.rollout(MATH, rftgym.OraclePolicy(), out, num_tasks=5, group_size=2, resume=True, progress=False)
+    first = rftgym.rollout(MATH, oracle_policy(MATH), out, num_tasks=3, group_size=2, progress=False)
+    again = rftgym.rollout(MATH, oracle_policy(MATH), out, num_tasks=5, group_size=2, resume=True, progress=False)
     lines = read_lines(out)
     assert (first.written, again.written, again.skipped) == (6, 4, 6)
     assert len({l["id"] for l in lines}) == len(lines) == 10

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
 import sys
 import time
-
-import pytest
+from pathlib import Path
 
 import docker
+import pytest
+
+import rftgym.sandbox
 from rftgym.sandbox import (
     DEFAULT_IMAGE,
     DockerUnavailable,
@@ -209,3 +212,17 @@ def test_the_mirror_comes_from_the_apt_sources(tmp_path):
     assert apt_mirror([one_line]) == Mirror("http://other.example/debian", "trixie")
     with pytest.raises(Exception, match="--mirror"):
         apt_mirror([tmp_path / "missing.list"])
+
+
+def test_the_sandbox_is_a_service_that_imports_no_other_part_of_rftgym():
+    allowed = ("rftgym.sandbox", "rftgym._background", "rftgym._compat", "rftgym.types")
+    for path in Path(rftgym.sandbox.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith("rftgym") or name.startswith(allowed), f"{path.name} imports {name}"

@@ -12,8 +12,9 @@ import pytest
 from tiny_model import tiny_model_path
 
 import rftgym
-from rftgym.serving import ModelServer, parse_tool_calls, render_ids
-from rftgym.serving.checkpoints import write_marker
+from rftgym.agents.text_tools import parse_tool_calls
+from rftgym.models import render_ids, write_marker
+from rftgym.serving import ModelServer, completion_message
 
 USER = [{"role": "user", "content": "What is 2 + 3?"}]
 TOOLS = [
@@ -76,6 +77,22 @@ def test_tool_call_parsing_round_trips_through_the_template():
     assert rendered.endswith(raw + "<|im_end|>\n")
     content, calls = parse_tool_calls('<tool_call>{"name": oops}</tool_call>')
     assert calls == [] and content == '<tool_call>{"name": oops}</tool_call>', "unparsable blocks stay visible"
+
+
+def test_a_leading_think_block_becomes_reasoning_content_and_renders_back_as_sampled():
+    sampled = "<think>2 plus 3 is 5.</think>It is 5."
+    message = completion_message(sampled)
+    assert message == {"role": "assistant", "content": "It is 5.", "reasoning_content": "2 plus 3 is 5."}
+    tokenizer = _tokenizer()
+    prompt = render_ids(tokenizer, USER, None)
+    full = render_ids(tokenizer, USER + [message], None, add_generation_prompt=False)
+    assert full[: len(prompt)] == prompt and tokenizer.decode(full[len(prompt) :]) == sampled + "<|im_end|>\n"
+
+    call = completion_message('<think></think><tool_call>{"name": "calculator", "arguments": {}}</tool_call>')
+    assert (call["reasoning_content"], call["content"]) == ("", None)
+    assert call["tool_calls"][0]["function"] == {"name": "calculator", "arguments": "{}"}
+    for text in ("<think>cut off by the budget", "First. <think>not leading</think>"):
+        assert completion_message(text) == {"role": "assistant", "content": text}, "stays visible as content"
 
 
 def test_openai_client_gets_choices_logprobs_token_ids_and_weights_version(client):
@@ -182,7 +199,7 @@ def test_hot_reload_from_a_path_and_a_watched_folder(tmp_path):
 
 
 def _reinitialised_copy(path, seed: int):
-    from rftgym.serving import build_tiny_model
+    from rftgym.models import build_tiny_model
 
     return build_tiny_model(path, seed=seed)
 

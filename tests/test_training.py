@@ -175,6 +175,26 @@ def test_a_drifting_chat_template_is_reported_and_not_trained_on():
     assert "drifting: turn 1" in str(drift)
 
 
+def test_reasoning_is_rendered_into_the_assistant_turns_and_trained_on():
+    tokenizer = _tokenizer()
+    thoughts = ["I should use the calculator", "the tool said 5"]
+    messages = [dict(m) for m in MULTI_TURN[:5]]
+    messages[2]["reasoning_content"], messages[4]["reasoning_content"] = thoughts
+    batch = trajectories_to_tensors([_episode("thinking", messages)], tokenizer)  # no token ids: rendering
+    assert not batch.drift
+    trained = [tokenizer.decode(run) for run in _masked_runs(batch, 0)]
+    assert [run.split("</think>")[0] for run in trained] == [f"<think>{t}" for t in thoughts]
+    assert trained[1] == f"<think>{thoughts[1]}</think>It is 5. Anything else?<|im_end|>"
+
+    # A template that drops the reasoning of earlier turns breaks the prefix property: drift.
+    tokenizer.chat_template = tokenizer.chat_template.replace(
+        "{% if m.reasoning_content is string %}", "{% if m.reasoning_content is string and loop.last %}"
+    )
+    batch = trajectories_to_tensors([_episode("thinking", messages)], tokenizer)
+    assert len(batch) == 0 and [(d.episode_id, d.turn) for d in batch.drift] == [("thinking", 1)]
+    assert batch.drift[0].expected.startswith("<think>I should") and "I should" not in batch.drift[0].rendered
+
+
 def test_advantage_estimators():
     group = [_episode("a", MULTI_TURN, reward=2.0), _episode("b", MULTI_TURN[:3], reward=0.0)]
     assert grpo_advantages(group, AdvantageOptions()) == [

@@ -12,7 +12,7 @@ from pathlib import Path
 @functools.cache
 def tiny_model_path() -> Path:
     """A folder holding the tiny model (seed 0), removed when the test process exits."""
-    from rftgym.serving import build_tiny_model
+    from rftgym.models import build_tiny_model
 
     folder = Path(tempfile.mkdtemp(prefix="rftgym-tiny-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

@@ -1,12 +1,15 @@
-"""The policy contract: given the conversation so far and the tools, produce the next assistant message."""
+"""The policy contract: given the conversation so far and the tools, produce the next assistant message.
+
+A policy sees messages and tool schemas only, never the env: what a policy needs beyond them (the
+oracle's reference solutions) comes through its constructor.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from rftgym.envs.core import ChatEnv
+from rftgym.types import Message, Task, ToolSchema
 
 
 @dataclass
@@ -14,7 +17,8 @@ class PolicyResponse:
     """One sampled assistant turn.
 
     Attributes:
-        message: The assistant message, an OpenAI dict (``content`` and/or ``tool_calls``).
+        message: The assistant message, an OpenAI dict (``content`` and/or ``tool_calls``, and
+            ``reasoning_content`` when the endpoint returned reasoning text).
         finish_reason: Why generation stopped (``stop``, ``tool_calls``, ``length``), if known.
         prompt_token_ids: The prompt as the server tokenised it (vLLM ``return_token_ids``).
         completion_token_ids: The sampled token ids, when the server returns them.
@@ -23,20 +27,20 @@ class PolicyResponse:
         weights_version: The server's weights version, when it reports one.
     """
 
-    message: dict
+    message: Message
     finish_reason: str | None = None
     prompt_token_ids: list[int] | None = None
     completion_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     usage: dict[str, int] | None = None
     weights_version: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PolicyError(Exception):
     """The policy could not produce a turn (endpoint down after retries, bad request...)."""
 
 
+@runtime_checkable
 class Policy(Protocol):
     """What the rollout loop needs from a policy."""
 
@@ -44,10 +48,24 @@ class Policy(Protocol):
         """``name``, ``model``, ``base_url``, ``sampling``: recorded in every trajectory line."""
         ...
 
-    async def act(self, messages: list[dict], tools: list[dict], env: ChatEnv) -> PolicyResponse:
-        """The next assistant turn. ``env`` is the episode's env (only validation policies read it)."""
+    async def act(self, messages: list[Message], tools: list[ToolSchema]) -> PolicyResponse:
+        """The next assistant turn of the conversation ``messages``, offered ``tools``."""
         ...
 
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class TaskPolicy(Protocol):
+    """A policy that plays a known task, such as the oracle: the rollout loop asks it for the
+    policy of each episode with :meth:`for_task` and plays that one."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def for_task(self, task: Task) -> Policy:
+        """The policy that plays one episode of ``task``."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from rftgym._compat import within
 from rftgym.agents.base import PolicyError, PolicyResponse
-
-if TYPE_CHECKING:
-    from rftgym.envs.core import ChatEnv
+from rftgym.types import Message, ToolCall, ToolSchema, assistant_message, tool_call
 
 _T = TypeVar("_T")
 
@@ -73,6 +70,7 @@ class ChatPolicy:
         attempt_timeout: float | None = None,
         max_attempts: int = 6,
         extra_body: dict[str, Any] | None = None,
+        send_reasoning: bool = False,
     ):
         """Args:
         base_url: The endpoint's base URL, e.g. ``http://127.0.0.1:8000/v1``.
@@ -113,6 +111,7 @@ class ChatPolicy:
         body.update(extra_body or {})
         self._body = body
         self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self.send_reasoning = send_reasoning
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._closer: AsyncGenerator[None, None] | None = None
@@ -121,11 +120,11 @@ class ChatPolicy:
         """``name``, ``model``, ``base_url`` and ``sampling`` (for the trajectory's ``policy``)."""
         return {"name": "openai", "model": self.model, "base_url": self.base_url, "sampling": dict(self.sampling)}
 
-    async def act(self, messages: list[dict], tools: list[dict], env: ChatEnv | None = None) -> PolicyResponse:
-        """Sample the next assistant turn. ``env`` is not used."""
+    async def act(self, messages: list[Message], tools: list[ToolSchema]) -> PolicyResponse:
+        """Sample the next assistant turn."""
         return (await self._complete(messages, tools, 1))[0]
 
-    async def sample(self, messages: list[dict], tools: list[dict], n: int) -> list[PolicyResponse]:
+    async def sample(self, messages: list[Message], tools: list[ToolSchema], n: int) -> list[PolicyResponse]:
         """Sample ``n`` alternative next turns in one request (the API's ``n``). A server that
         ignores ``n`` is asked again for the missing samples."""
         if n < 1:
@@ -160,7 +159,7 @@ class ChatPolicy:
     async def _connect(self) -> aiohttp.ClientSession:
         """The HTTP session of the running event loop (connections cannot move between loops)."""
         loop = asyncio.get_running_loop()
-        if self._session_loop is not loop:
+        if self._session is None or self._session_loop is not loop:
             session = aiohttp.ClientSession(
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self.attempt_timeout),
@@ -173,8 +172,10 @@ class ChatPolicy:
             self._session, self._session_loop = session, loop
         return self._session
 
-    async def _complete(self, messages: list[dict], tools: list[dict], n: int) -> list[PolicyResponse]:
+    async def _complete(self, messages: list[Message], tools: list[ToolSchema], n: int) -> list[PolicyResponse]:
         """The responses of one chat completion request, retrying transient failures."""
+        if not self.send_reasoning and any("reasoning_content" in m for m in messages):
+            messages = [_without_reasoning(m) for m in messages]
         # A shallow copy: the conversation itself is serialised as it is, never copied.
         body = {**self._body, "messages": messages}
         if tools:
@@ -285,32 +286,38 @@ def _responses(data: dict) -> list[PolicyResponse]:
             usage=_usage(usage, single, _count(token_ids, logprobs)),
             weights_version=version,
         )
-        reasoning = raw.get("reasoning_content") or raw.get("reasoning")
-        if reasoning:
-            response.extra["reasoning_content"] = reasoning
         responses.append(response)
     return responses
 
 
-def _assistant_message(raw: dict) -> dict:
-    """The plain OpenAI dict of a response message: role, content, and tool_calls if any."""
-    message = {"role": "assistant", "content": raw.get("content")}
-    calls = raw.get("tool_calls")
-    if calls:
-        message["tool_calls"] = [_tool_call(call) for call in calls]
-    elif message["content"] is None:  # a model that said nothing: an empty reply, not a broken one
-        message["content"] = ""
+def _assistant_message(raw: dict) -> Message:
+    """The plain OpenAI dict of a response message: role, content, tool_calls if any, and the
+    reasoning text if the server split one out (``reasoning_content``, or ``reasoning`` as newer
+    vLLM releases name it), stored as ``reasoning_content``."""
+    message = assistant_message(raw.get("content"), [_tool_call(call) for call in raw.get("tool_calls") or []])
+    if not message.get("tool_calls") and message["content"] is None:
+        message["content"] = ""  # a model that said nothing: an empty reply, not a broken one
+    reasoning = raw.get("reasoning_content") or raw.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        message["reasoning_content"] = reasoning
     return message
 
 
-def _tool_call(call: dict) -> dict:
+def _tool_call(call: dict) -> ToolCall:
     function = call["function"]
     arguments = function.get("arguments")
     if not isinstance(arguments, str):  # some servers send an object; the API's type is a JSON string
-        arguments = json.dumps(arguments if arguments is not None else {})
-    # The env answers each call with a tool message naming its id, so one must exist.
-    call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-    return {"id": call_id, "type": "function", "function": {"name": function["name"], "arguments": arguments}}
+        arguments = arguments if arguments is not None else {}
+    return tool_call(function["name"], arguments, call.get("id"))
+
+
+def _without_reasoning(message: Message) -> Message:
+    """``message`` without its ``reasoning_content`` (a shallow copy only when it has one)."""
+    if "reasoning_content" not in message:
+        return message
+    stripped = dict(message)
+    del stripped["reasoning_content"]
+    return stripped  # type: ignore[return-value]
 
 
 def _logprobs(logprobs: dict | None) -> list[float] | None:

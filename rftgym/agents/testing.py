@@ -44,7 +44,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 from aiohttp import web
 
@@ -148,7 +148,8 @@ class ScriptedServer(BackgroundServer):
 
     async def close(self) -> None:
         """Stop listening (in-flight requests are cancelled)."""
-        await self._runner.cleanup()
+        if self._runner is not None:  # None when serve() failed before listening
+            await self._runner.cleanup()
 
     @classmethod
     def spawn(
@@ -202,7 +203,8 @@ class ScriptedServer(BackgroundServer):
         if fault != "ok":
             self.fault_counts[fault] = self.fault_counts.get(fault, 0) + 1
             if fault == "drop":
-                request.transport.abort()
+                if request.transport is not None:  # None when the client is gone already
+                    request.transport.abort()
                 raise asyncio.CancelledError  # nothing can be sent on an aborted connection
             if fault == "garbage":
                 return web.Response(text='{"id": "chatcmpl-garbage", "choi', content_type="application/json")
@@ -283,8 +285,9 @@ class ServerProcess:
     def __init__(self, args: list[str], startup_timeout: float = 30.0):
         """Start ``args`` and wait (up to ``startup_timeout`` s) for the base URL on its stdout."""
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.process.stdout], [], [], startup_timeout)
-        line = self.process.stdout.readline().strip() if ready else ""
+        self._stdout = cast(IO[str], self.process.stdout)  # not None: stdout=PIPE
+        ready, _, _ = select.select([self._stdout], [], [], startup_timeout)
+        line = self._stdout.readline().strip() if ready else ""
         if not line.startswith("http"):
             self.close()
             raise RuntimeError(f"scripted server did not start (exit code {self.process.returncode}, said {line!r})")
@@ -309,7 +312,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stdout.close()
+        self._stdout.close()
 
 
 # ----- helpers -----

@@ -10,20 +10,18 @@ ReAct-style ``Action: name`` / ``Action Input: {json}`` lines are accepted as we
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rftgym.agents.base import Policy, PolicyResponse
-
-if TYPE_CHECKING:
-    from rftgym.envs.core import ChatEnv
+from rftgym.types import Message, ToolCall, ToolSchema, assistant_message, message_text, tool_call
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 
 
-def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
+def parse_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
     """Split a completion into its content and OpenAI ``tool_calls``.
 
     Each ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` block whose body is a JSON
@@ -31,7 +29,7 @@ def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
     remaining text, stripped, is the content (None when empty). A block that does not parse stays
     in the content as written, so the env sees what the model wrote.
     """
-    calls = []
+    calls: list[ToolCall] = []
 
     def take(match: re.Match) -> str:
         try:
@@ -40,17 +38,7 @@ def parse_tool_calls(text: str) -> tuple[str | None, list[dict]]:
             return match.group(0)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             return match.group(0)
-        arguments = body.get("arguments", {})
-        calls.append(
-            {
-                "id": f"call_{uuid.uuid4().hex[:24]}",
-                "type": "function",
-                "function": {
-                    "name": body["name"],
-                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-                },
-            }
-        )
+        calls.append(tool_call(body["name"], body.get("arguments", {})))
         return ""
 
     content = _TOOL_CALL.sub(take, text).strip()
@@ -67,7 +55,7 @@ To call a tool, write a block like this, one block per call:
 The results come back in the next message. Reply without a tool call to answer."""
 
 
-def parse_text_tool_calls(text: str) -> tuple[str | None, list[dict]]:
+def parse_text_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
     """:func:`parse_tool_calls`, falling back to one ReAct ``Action:`` / ``Action Input:`` call."""
     content, calls = parse_tool_calls(text)
     if calls or content is None:
@@ -98,12 +86,13 @@ class TextToolPolicy:
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "tool_format": "text"}
 
-    async def act(self, messages: list[dict], tools: list[dict], env: ChatEnv | None = None) -> PolicyResponse:
-        response = await self.inner.act(as_text_messages(messages, tools), [], env)
-        content, calls = parse_text_tool_calls(response.message.get("content") or "")
-        response.message = {"role": "assistant", "content": content if content is not None or calls else ""}
-        if calls:
-            response.message["tool_calls"] = calls
+    async def act(self, messages: list[Message], tools: list[ToolSchema]) -> PolicyResponse:
+        response = await self.inner.act(as_text_messages(messages, tools), [])
+        raw = response.message
+        content, calls = parse_text_tool_calls(message_text(raw))
+        response.message = assistant_message(content if content is not None or calls else "", calls)
+        if "reasoning_content" in raw:
+            response.message["reasoning_content"] = raw["reasoning_content"]
         return response
 
     async def check(self) -> None:
@@ -115,28 +104,31 @@ class TextToolPolicy:
         await self.inner.aclose()
 
 
-def as_text_messages(messages: list[dict], tools: list[dict]) -> list[dict]:
+def as_text_messages(messages: list[Message], tools: list[ToolSchema]) -> list[Message]:
     """``messages`` with tool calls written as ``<tool_call>`` text, tool results as user
     messages (consecutive ones merged) and the tools described in the system message."""
     described = INSTRUCTIONS.format(tools="\n".join(json.dumps(t["function"]) for t in tools)) if tools else ""
-    out: list[dict] = []
+    out: list[Message] = []
     if described and (not messages or messages[0]["role"] != "system"):
         out.append({"role": "system", "content": described})
-    for m in messages:
-        if m["role"] == "system" and described:
-            out.append({"role": "system", "content": f"{m.get('content') or ''}\n\n{described}".strip()})
-        elif m["role"] == "assistant" and m.get("tool_calls"):
-            blocks = [
-                f'<tool_call>{{"name": {json.dumps(c["function"]["name"])}, "arguments": {c["function"]["arguments"]}}}</tool_call>'
-                for c in m["tool_calls"]
-            ]
-            out.append({"role": "assistant", "content": "\n".join([m.get("content") or "", *blocks]).strip()})
-        elif m["role"] == "tool":
-            result = f"Result of {m.get('name') or 'the tool'}: {m.get('content')}"
-            if out and out[-1]["role"] == "user" and out[-1].get("_results"):
-                out[-1]["content"] += "\n" + result
-            else:
-                out.append({"role": "user", "content": result, "_results": True})
+    for is_tool, run in itertools.groupby(messages, key=lambda m: m["role"] == "tool"):
+        if is_tool:  # consecutive tool results: one user message
+            results = [f"Result of {m.get('name') or 'the tool'}: {m.get('content')}" for m in run]
+            out.append({"role": "user", "content": "\n".join(results)})
         else:
-            out.append(m)
-    return [{k: v for k, v in m.items() if k != "_results"} for m in out]
+            out += [_as_text_message(m, described) for m in run]
+    return out
+
+
+def _as_text_message(m: Message, described: str) -> Message:
+    """A copy of one message that is not a tool result, in text form: the tool descriptions
+    appended to a system message, an assistant message's tool calls as ``<tool_call>`` blocks."""
+    if m["role"] == "system" and described:
+        return {"role": "system", "content": f"{m.get('content') or ''}\n\n{described}".strip()}
+    if m["role"] == "assistant" and m.get("tool_calls"):
+        blocks = [
+            f'<tool_call>{{"name": {json.dumps(c["function"]["name"])}, "arguments": {c["function"]["arguments"]}}}</tool_call>'
+            for c in m["tool_calls"]
+        ]
+        return {"role": "assistant", "content": "\n".join([message_text(m), *blocks]).strip()}
+    return m.copy()

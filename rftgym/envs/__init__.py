@@ -1,10 +1,16 @@
-"""Chat environments: the contract (ChatEnv), message spaces, tools, tasks and the registry."""
+"""Chat environments: the contract (ChatEnv), message spaces, tools and the registry.
 
-from rftgym.envs.core import ChatEnv
-from rftgym.envs.registry import register_env, registered_envs
-from rftgym.envs.spaces import MessageListSpace, MessageSpace
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import Tool, Toolbox, ToolResult, tool
+Importing this package registers the built-in envs in Gymnasium's registry (their entry points
+are strings, so no env module is imported until ``gymnasium.make``); the names below are imported
+on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rftgym._lazy import lazy_exports
+from rftgym.envs.registry import chat_env, register_env, registered_envs
 
 register_env("rftgym/MathTools-v0", "rftgym.envs.math:MathToolsEnv")
 register_env("rftgym/CodeSandbox-v0", "rftgym.envs.code:CodeSandboxEnv")
@@ -12,15 +18,33 @@ register_env("rftgym/Retail-v0", "rftgym.envs.customer_service:RetailEnv")
 register_env("rftgym/Airline-v0", "rftgym.envs.customer_service:AirlineEnv")
 register_env("rftgym/Letters-v0", "rftgym.envs.letters:LettersEnv")
 
+#: Public name -> the submodule that defines it.
+_EXPORTS = {
+    "ChatEnv": "core",
+    "MessageListSpace": "spaces",
+    "MessageSpace": "spaces",
+    "Tool": "tools",
+    "Toolbox": "tools",
+    "tool": "tools",
+}
+
 __all__ = [
+    "chat_env",
     "ChatEnv",
     "MessageListSpace",
     "MessageSpace",
-    "Task",
     "Tool",
-    "ToolResult",
     "Toolbox",
     "register_env",
     "registered_envs",
     "tool",
 ]
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+
+
+if TYPE_CHECKING:
+    from rftgym.envs.core import ChatEnv
+    from rftgym.envs.spaces import MessageListSpace, MessageSpace
+    from rftgym.envs.tools import Tool, Toolbox, tool

@@ -1,27 +1,26 @@
 """The chat environment contract: a Gymnasium env whose observations and actions are chat messages.
 
-One episode is one conversation about one :class:`~rftgym.envs.tasks.Task`:
+One episode is one conversation about one :class:`~rftgym.types.Task`:
 
 * ``reset(seed=None, options={"task": task_or_id})`` returns ``(messages, info)``: the opening
-  messages (system prompt, first user message); ``info["task_id"]`` and ``info["tools"]`` (the
-  OpenAI tool schemas to send with every request).
+  messages (system prompt, first user message); ``info`` is a :class:`~rftgym.types.ResetInfo`
+  (``task_id``, ``split``, ``tools``: the OpenAI tool schemas to send with every request).
 * ``step(action)`` takes one assistant message (content and/or ``tool_calls``) and returns
   ``(messages, reward, terminated, truncated, info)``:
 
   - ``messages``: the new messages the action caused (tool results, then e.g. a user's reply).
-  - ``reward``: this turn's reward, the weighted sum of ``info["reward_components"]``; on the
-    final step it also includes the outcome reward, so the sum of all step rewards is the return.
+  - ``reward``: this turn's reward plus, on the final step, the outcome reward, so the step
+    rewards of an episode sum to its return (Gymnasium's convention).
   - ``terminated``: the task ended (an answer was submitted, the user stopped, a transfer...).
   - ``truncated``: a budget ran out (``max_turns``). Both are never true together.
-  - ``info``: ``reward_components`` (this turn's named components), ``tool_calls`` (how many the
-    turn made), ``tool_errors`` (malformed calls by kind); on the final step also
-    ``outcome_components``, ``outcome_reward`` and ``termination_reason``.
+  - ``info``: a :class:`~rftgym.types.StepRecord` (read it back with ``StepRecord.from_info``):
+    the turn's own reward and named components, tool calls and malformed calls by kind, and on
+    the final step the :class:`~rftgym.types.Outcome` (reward, components, termination reason).
 
-A new env subclasses :class:`ChatEnv`, declares tools as ``@tool`` methods and fills in the hooks
-below (``tasks``, ``react``, ``oracle_action``). Its rewards come from ``rubric``, a
-:class:`~rftgym.rewards.Rubric` of reward terms (the way every built-in env scores); an env
-without one scores with the ``turn_components`` / ``outcome_components`` hooks and
-``reward_weights`` instead.
+A new env subclasses :class:`ChatEnv`, declares tools as ``@tool`` methods, sets ``rubric`` (its
+reward terms, :class:`~rftgym.rewards.Rubric`) and fills in the hooks below (``tasks``, ``react``,
+``oracle_action``). Every reward comes from the rubric: a term that needs the env's state reads
+``ctx.env`` and declares ``needs_env=True``.
 """
 
 from __future__ import annotations
@@ -31,23 +30,20 @@ from typing import Any
 import gymnasium
 
 from rftgym.envs.spaces import MessageListSpace, MessageSpace, message_problem
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import Toolbox, ToolResult
+from rftgym.envs.tools import Toolbox
 from rftgym.rewards.rubric import RewardContext, Rubric
+from rftgym.types import Message, Outcome, ResetInfo, StepRecord, Task, ToolResult, message_text
 
 
-class ChatEnv(gymnasium.Env[list, dict]):
+class ChatEnv(gymnasium.Env[list[Message], Message]):
     """Base class of every rftgym environment. See the module docstring for the contract."""
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
     #: Task splits this env offers; the first one is where ``reset()`` without a task draws from.
     splits: tuple[str, ...] = ("train", "test")
-    #: The env's reward terms. When None, the ``turn_components`` / ``outcome_components`` hooks
-    #: and ``reward_weights`` score instead.
-    rubric: Rubric | None = None
-    #: Without a rubric: weight of each named reward component (turn and outcome); a component
-    #: not listed weighs 1.0.
-    reward_weights: dict[str, float] = {}
+    #: The env's reward terms (turn and outcome scope). Every env sets one, on the class or in
+    #: ``__init__`` (``reset`` refuses to start an episode without it).
+    rubric: Rubric
 
     def __init__(self, max_turns: int = 10, render_mode: str | None = None):
         """Args:
@@ -60,7 +56,7 @@ class ChatEnv(gymnasium.Env[list, dict]):
         self.action_space = MessageSpace(("assistant",), tool_names=list(self.toolbox.tools))
         self.observation_space = MessageListSpace()
         self.task: Task | None = None
-        self.messages: list[dict] = []
+        self.messages: list[Message] = []
         self.turn = 0
 
     # ----- hooks a subclass writes -----
@@ -84,29 +80,26 @@ class ChatEnv(gymnasium.Env[list, dict]):
     def setup(self, task: Task) -> None:
         """Prepare the episode's state for ``task`` (called by ``reset`` after the common state)."""
 
-    def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
+    def react(self, message: Message, results: list[ToolResult]) -> tuple[list[Message], str | None]:
         """After the tools ran: the further messages this turn causes (e.g. a user's reply) and
         the termination reason if the task has now ended, else None."""
         return [], None
 
-    def turn_components(self, message: dict, results: list[ToolResult]) -> dict[str, float]:
-        """Named per-turn reward components of this assistant turn (used when ``rubric`` is None)."""
-        return {}
-
-    def outcome_components(self) -> dict[str, float]:
-        """Named outcome reward components, computed once when the episode ends (used when
-        ``rubric`` is None)."""
-        return {}
-
-    def oracle_action(self) -> dict:
-        """The reference solution's next assistant message in the current state (for the
-        ``oracle`` validation policy). Every built-in env provides one."""
+    def oracle_action(self, task: Task, messages: list[Message]) -> Message:
+        """The reference solution's next assistant message after ``messages`` (the episode so
+        far) of ``task``, for the ``oracle`` validation policy. A pure function of its arguments:
+        it reads no episode state, so one env instance answers for any number of episodes.
+        Every built-in env provides one."""
         raise NotImplementedError(f"{type(self).__name__} has no oracle")
 
     # ----- the Gymnasium API -----
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[list, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[list[Message], dict[str, Any]]:
         super().reset(seed=seed)
+        if not isinstance(getattr(self, "rubric", None), Rubric):
+            raise TypeError(f"{type(self).__name__} has no rubric: set `rubric = Rubric([...])` on the env")
         task = (options or {}).get("task")
         if task is None:
             task = self.sample_task()
@@ -117,15 +110,15 @@ class ChatEnv(gymnasium.Env[list, dict]):
         self.messages = [{"role": "system", "content": system}] if system else []
         self.messages.append({"role": "user", "content": task.prompt})
         self.setup(task)
-        info = {"task_id": task.id, "split": task.split, "tools": self.toolbox.schemas}
-        return _copied(self.messages), info
+        info = ResetInfo(task.id, task.split, self.toolbox.schemas)
+        return _copied(self.messages), info.to_info()
 
     def sample_task(self) -> Task:
         """The task of a ``reset()`` without one: drawn with the env's seeded RNG from the first split."""
         pool = self.tasks(self.splits[0])
         return pool[int(self.np_random.integers(len(pool)))]
 
-    def step(self, action: dict) -> tuple[list, float, bool, bool, dict]:
+    def step(self, action: Message) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
         if self.task is None:
             raise gymnasium.error.ResetNeeded("call reset() before step()")
         problem = message_problem(action, ("assistant",))
@@ -139,50 +132,26 @@ class ChatEnv(gymnasium.Env[list, dict]):
         extra, reason = self.react(message, results)
         new += extra
         self.messages += new
-        reward, components = self.score_turn(message, results)
+        ctx = RewardContext(self.task, self.messages, self.turn, env=self, results=results)
+        reward, components = self.rubric.score(ctx, "turn")
         errors: dict[str, int] = {}
         for r in results:
             if r.error:
                 errors[r.error] = errors.get(r.error, 0) + 1
-        info: dict[str, Any] = {
-            "turn": self.turn,
-            "reward_components": components,
-            "tool_calls": len(results),
-            "tool_errors": errors,
-        }
+        record = StepRecord(self.turn, reward, components, len(results), errors)
         terminated = reason is not None
         truncated = not terminated and self.turn >= self.max_turns
         if terminated or truncated:
-            info["outcome_reward"], info["outcome_components"] = self.score_outcome()
-            info["termination_reason"] = reason or "max_turns"
-            reward += info["outcome_reward"]
-        return _copied(new), float(reward), terminated, truncated, info
-
-    def score_turn(self, message: dict, results: list[ToolResult]) -> tuple[float, dict[str, float]]:
-        """This turn's reward and named components (through ``rubric`` when the env has one)."""
-        if self.rubric is None:
-            components = self.turn_components(message, results)
-            return self.weighted(components), components
-        ctx = RewardContext(self.task, self.messages, self.turn, env=self, results=results)
-        return self.rubric.score(ctx, "turn")
-
-    def score_outcome(self) -> tuple[float, dict[str, float]]:
-        """The episode's outcome reward and named components (through ``rubric`` when set)."""
-        if self.rubric is None:
-            components = self.outcome_components()
-            return self.weighted(components), components
-        return self.rubric.score(RewardContext(self.task, self.messages, self.turn, env=self), "outcome")
-
-    def weighted(self, components: dict[str, float]) -> float:
-        """The scalar reward of named components under ``reward_weights``."""
-        return float(sum(self.reward_weights.get(k, 1.0) * v for k, v in components.items()))
+            outcome_ctx = RewardContext(self.task, self.messages, self.turn, env=self)
+            record.outcome = Outcome(*self.rubric.score(outcome_ctx, "outcome"), reason or "max_turns")
+        return _copied(new), record.total_reward, terminated, truncated, record.to_info()
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
         lines = []
         for m in self.messages:
-            text = m.get("content") or ""
+            text = message_text(m)
             for call in m.get("tool_calls") or []:
                 text += f"\n  -> {call['function']['name']}({call['function']['arguments']})"
             lines.append(f"[{m['role']}] {text}")

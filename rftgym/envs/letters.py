@@ -11,7 +11,17 @@ from __future__ import annotations
 import string
 
 from rftgym.envs.core import ChatEnv
-from rftgym.envs.tasks import Task
+from rftgym.rewards.rubric import RewardTerm, Rubric
+from rftgym.types import Message, Task, ToolResult
+
+
+def lowercase_share(text: str) -> float:
+    """Lowercase ASCII letters in ``text`` over ``max(len(text), 8)``."""
+    return sum(c in string.ascii_lowercase for c in text) / max(len(text), 8)
+
+
+#: One outcome term: the reply's share of lowercase letters.
+RUBRIC = Rubric([RewardTerm("lowercase_share", lambda ctx: lowercase_share(ctx.response), scope="outcome")])
 
 #: Test tasks; the train split has as many as asked for.
 TEST_TASKS = 16
@@ -19,6 +29,8 @@ TEST_TASKS = 16
 
 class LettersEnv(ChatEnv):
     """Reply in lowercase letters (one turn; reward: the share of lowercase letters)."""
+
+    rubric = RUBRIC
 
     def __init__(self, max_turns: int = 1, render_mode: str | None = None):
         super().__init__(max_turns=max_turns, render_mode=render_mode)
@@ -44,16 +56,8 @@ class LettersEnv(ChatEnv):
             prompt=f"Task {index}: reply with a few words in lowercase letters only.",
         )
 
-    def react(self, message: dict, results: list) -> tuple[list[dict], str | None]:
+    def react(self, message: Message, results: list[ToolResult]) -> tuple[list[Message], str | None]:
         return [], "answered"
 
-    def outcome_components(self) -> dict[str, float]:
-        return {"lowercase_share": lowercase_share(self.messages[-1].get("content") or "")}
-
-    def oracle_action(self) -> dict:
+    def oracle_action(self, task: Task, messages: list[Message]) -> Message:
         return {"role": "assistant", "content": "abcdefgh"}
-
-
-def lowercase_share(text: str) -> float:
-    """Lowercase ASCII letters in ``text`` over ``max(len(text), 8)``."""
-    return sum(c in string.ascii_lowercase for c in text) / max(len(text), 8)

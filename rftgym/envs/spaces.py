@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-ROLES = ("system", "user", "assistant", "tool")
+from rftgym.types import Message, Role, tool_call
+
+ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
 _WORDS = ("the", "answer", "is", "42", "let", "me", "check", "calculator", "ok", "7", "done", "####")
 
 
@@ -59,7 +61,7 @@ def _tool_call_problem(call: Any) -> str | None:
     return None
 
 
-class MessageSpace(spaces.Space[dict]):
+class MessageSpace(spaces.Space[Message]):
     """One chat message with a role from ``roles``.
 
     ``sample()`` returns an assistant message (plain text, or a call to one of ``tool_names`` with
@@ -68,7 +70,7 @@ class MessageSpace(spaces.Space[dict]):
 
     def __init__(
         self,
-        roles: Sequence[str] = ("assistant",),
+        roles: Sequence[Role] = ("assistant",),
         tool_names: Sequence[str] = (),
         seed: int | np.random.Generator | None = None,
     ):
@@ -83,7 +85,7 @@ class MessageSpace(spaces.Space[dict]):
     def contains(self, x: Any) -> bool:
         return message_problem(x, self.roles) is None
 
-    def sample(self, mask: Any = None, probability: Any = None) -> dict:
+    def sample(self, mask: Any = None, probability: Any = None) -> Message:
         rng = self.np_random
         words = " ".join(rng.choice(_WORDS, size=int(rng.integers(1, 8))))
         if "assistant" not in self.roles:
@@ -93,11 +95,7 @@ class MessageSpace(spaces.Space[dict]):
         name = str(rng.choice(self.tool_names))
         arguments = json.dumps({"x": words})
         call_id = f"call_{int(rng.integers(1 << 30))}"
-        return {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
-        }
+        return {"role": "assistant", "content": None, "tool_calls": [tool_call(name, arguments, call_id)]}
 
     def __repr__(self) -> str:
         return f"MessageSpace(roles={self.roles})"
@@ -106,10 +104,10 @@ class MessageSpace(spaces.Space[dict]):
         return isinstance(other, MessageSpace) and (self.roles, self.tool_names) == (other.roles, other.tool_names)
 
 
-class MessageListSpace(spaces.Space[list]):
+class MessageListSpace(spaces.Space[list[Message]]):
     """A list of chat messages (an observation: the new messages one step caused)."""
 
-    def __init__(self, roles: Sequence[str] = ROLES, seed: int | np.random.Generator | None = None):
+    def __init__(self, roles: Sequence[Role] = ROLES, seed: int | np.random.Generator | None = None):
         self.message_space = MessageSpace(roles)
         super().__init__(shape=None, dtype=None, seed=seed)
 
@@ -120,7 +118,7 @@ class MessageListSpace(spaces.Space[list]):
     def contains(self, x: Any) -> bool:
         return isinstance(x, list) and all(m in self.message_space for m in x)
 
-    def sample(self, mask: Any = None, probability: Any = None) -> list:
+    def sample(self, mask: Any = None, probability: Any = None) -> list[Message]:
         self.message_space.seed(int(self.np_random.integers(1 << 31)))
         return [self.message_space.sample() for _ in range(int(self.np_random.integers(0, 3)))]
 

@@ -25,21 +25,25 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import jsonschema
 
-# The kinds of malformed tool call a turn's info counts (info["tool_errors"]).
-ERROR_KINDS = ("invalid_json", "unknown_tool", "invalid_arguments", "tool_exception")
+from rftgym.types import Message, ToolCall, ToolErrorKind, ToolResult, ToolSchema
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The attribute ``@tool`` sets on a function, which :meth:`Toolbox.of` looks for.
+_TOOL_MARK = "__rftgym_tool__"
 
 
-def tool(fn: Callable) -> Callable:
+def tool(fn: F) -> F:
     """Mark ``fn`` (a function or an env method) as a tool the model can call."""
-    fn.__rftgym_tool__ = True
+    setattr(fn, _TOOL_MARK, True)  # a plain assignment is an attr-defined error for a Callable
     return fn
 
 
-def _json_type(annotation: Any) -> dict:
+def _json_type(annotation: Any) -> dict[str, Any]:
     """The JSON schema of one Python type annotation."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if annotation in (inspect.Parameter.empty, Any):
@@ -87,13 +91,13 @@ class Tool:
     """One callable tool: its function, its OpenAI schema and a compiled argument validator."""
 
     name: str
-    fn: Callable
-    schema: dict
+    fn: Callable[..., Any]
+    schema: ToolSchema
     validator: jsonschema.protocols.Validator
     float_args: tuple[str, ...]
 
     @classmethod
-    def from_function(cls, fn: Callable) -> Tool:
+    def from_function(cls, fn: Callable[..., Any]) -> Tool:
         """Build the tool from ``fn``'s signature and docstring (``self`` is skipped)."""
         description, arg_docs = _docstring_parts(fn.__doc__ or "")
         hints = typing.get_type_hints(fn)
@@ -110,21 +114,12 @@ class Tool:
             if annotation is float:
                 float_args.append(pname)
         parameters = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-        schema = {
+        schema: ToolSchema = {
             "type": "function",
             "function": {"name": fn.__name__, "description": description, "parameters": parameters},
         }
         validator = jsonschema.Draft202012Validator(parameters)
         return cls(fn.__name__, fn, schema, validator, tuple(float_args))
-
-
-@dataclass
-class ToolResult:
-    """What one tool call produced: the tool message for the model and, if it failed, why."""
-
-    message: dict
-    error: str | None = None  # one of ERROR_KINDS, or None when the call succeeded
-    value: Any = None  # the tool's return value (before it was turned into text)
 
 
 class Toolbox:
@@ -134,30 +129,28 @@ class Toolbox:
         self.tools = {t.name: t for t in tools}
 
     @classmethod
-    def of(cls, owner: Any, extra: Iterable[Callable] = ()) -> Toolbox:
+    def of(cls, owner: Any, extra: Iterable[Callable[..., Any]] = ()) -> Toolbox:
         """Collect the ``@tool`` methods of ``owner``'s class (bound to ``owner``) and ``extra`` functions."""
         found = []
         for name, member in inspect.getmembers(type(owner)):
-            if getattr(member, "__rftgym_tool__", False):
+            if getattr(member, _TOOL_MARK, False):
                 found.append(Tool.from_function(member))
                 found[-1].fn = getattr(owner, name)
         found += [Tool.from_function(fn) for fn in extra]
         return cls(found)
 
     @property
-    def schemas(self) -> list[dict]:
+    def schemas(self) -> list[ToolSchema]:
         return [json.loads(json.dumps(t.schema)) for t in self.tools.values()]
 
-    def call(self, tool_call: dict) -> ToolResult:
+    def call(self, tool_call: ToolCall | dict[str, Any]) -> ToolResult:
         """Run one OpenAI ``tool_calls`` entry. Never raises: failures become error tool messages."""
         call_id = tool_call.get("id", "")
         function = tool_call.get("function") or {}
         name = function.get("name")
 
-        def fail(kind: str, text: str) -> ToolResult:
-            return ToolResult(
-                {"role": "tool", "tool_call_id": call_id, "name": name, "content": f"Error: {text}"}, kind
-            )
+        def fail(kind: ToolErrorKind, text: str) -> ToolResult:
+            return ToolResult(_tool_message(call_id, name, f"Error: {text}"), kind)
 
         if name not in self.tools:
             known = ", ".join(self.tools) or "none"
@@ -185,4 +178,14 @@ class Toolbox:
         except Exception as e:  # the tool's own failure is news for the model, not a crash of the episode
             return fail("tool_exception", f"{name} failed: {type(e).__name__}: {e}")
         content = value if isinstance(value, str) else json.dumps(value)
-        return ToolResult({"role": "tool", "tool_call_id": call_id, "name": name, "content": content}, None, value)
+        return ToolResult(_tool_message(call_id, target.name, content), None, value)
+
+
+def _tool_message(call_id: str, name: object, content: str) -> Message:
+    """The tool message answering the call ``call_id``. A malformed call's ``name`` that is not
+    a string (missing, null) is left out: a message's ``name`` is a string or absent."""
+    message: Message = {"role": "tool", "tool_call_id": call_id}
+    if isinstance(name, str):
+        message["name"] = name
+    message["content"] = content
+    return message

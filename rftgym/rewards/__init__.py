@@ -5,7 +5,7 @@
 * ``answers``: numeric answers in free text (GSM8K-style extraction and normalisation).
 * ``judge``: :class:`LLMJudge`, a model on any OpenAI-compatible endpoint as a reward term.
 * ``bedrock``: Bedrock reward Lambdas both ways (:func:`lambda_handler`, :func:`lambda_term`).
-* ``replay`` / ``rescore`` / ``export``: scoring stored transcripts, ``rftgym rescore``, ``rftgym export``.
+* ``replay``: scoring a stored transcript without the env (``rftgym rescore``, the Lambda adapter).
 """
 
 from rftgym.rewards.answers import extract_answer, find_numbers, normalize_number, numbers_match

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rftgym.envs.tasks import Task
 from rftgym.rewards.replay import score_transcript
-from rftgym.rewards.rubric import RewardContext, Rubric, TermResult, message_text
+from rftgym.rewards.rubric import RewardContext, Rubric, TermResult
+from rftgym.types import Task, message_text
 
 #: ``handler(event, context) -> list of results``, the shape of a Bedrock reward Lambda.
 Handler = Callable[[Any, Any], list[dict]]

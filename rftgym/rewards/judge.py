@@ -29,8 +29,13 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from rftgym.rewards.rubric import RewardContext, RewardTermError, TermResult, message_text
+from rftgym.rewards.rubric import RewardContext, RewardTermError, TermResult
+from rftgym.types import Message, message_text
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 SYSTEM = (
     "You are a careful, impartial grader of an AI assistant's work. Judge only by the "
@@ -91,7 +96,7 @@ class LLMJudge:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, criteria: str, **kwargs) -> LLMJudge:
+    def from_env(cls, criteria: str, **kwargs: Any) -> LLMJudge:
         """A judge on the endpoint named by ``RFTGYM_JUDGE_BASE_URL`` and ``RFTGYM_JUDGE_MODEL``
         (``rftgym rescore --judge-base-url URL --judge-model NAME`` sets them), so one rubric
         module serves any endpoint. ``RFTGYM_JUDGE_API_KEY`` is sent when set."""
@@ -115,7 +120,7 @@ class LLMJudge:
 
     # ----- prompts -----
 
-    def prompt(self, ctx: RewardContext) -> list[dict]:
+    def prompt(self, ctx: RewardContext) -> list[Message]:
         """The judge request's messages for one context."""
         low, high = _fmt(self.scale[0]), _fmt(self.scale[1])
         if self.target == "turn":
@@ -132,7 +137,7 @@ class LLMJudge:
         )
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
-    def group_prompt(self, contexts: Sequence[RewardContext]) -> list[dict]:
+    def group_prompt(self, contexts: Sequence[RewardContext]) -> list[Message]:
         """The judge request's messages comparing the samples of one group."""
         low, high = _fmt(self.scale[0]), _fmt(self.scale[1])
         samples = "\n\n".join(f"## Response {i}\n{transcript(c.messages)}" for i, c in enumerate(contexts, 1))
@@ -153,9 +158,9 @@ class LLMJudge:
 
     # ----- requests and verdicts -----
 
-    def _verdict(self, messages: list[dict], count: int) -> list[float]:
+    def _verdict(self, messages: list[Message], count: int) -> list[float]:
         """The raw scores (``count`` of them) for a request, from the cache or the endpoint."""
-        request = {
+        request: dict[str, Any] = {  # the cache key: exactly what is sent
             "model": self.model,
             "messages": messages,
             "temperature": self.temperature,
@@ -167,7 +172,13 @@ class LLMJudge:
                 return self._cache[key]
             self.requests += 1
         try:
-            reply = self.client.chat.completions.create(**request)
+            reply = self.client.chat.completions.create(
+                model=self.model,
+                # The system and user text messages of prompt() / group_prompt().
+                messages=cast("list[ChatCompletionMessageParam]", messages),
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
             text = reply.choices[0].message.content if reply.choices else None
         except self._request_errors as e:
             raise RewardTermError(f"judge request failed: {type(e).__name__}: {e}") from e
@@ -203,7 +214,7 @@ def parse_scores(text: str, count: int, scale: tuple[float, float]) -> list[floa
     return scores
 
 
-def transcript(messages: list[dict]) -> str:
+def transcript(messages: Sequence[Message]) -> str:
     """A conversation as plain text for a judge: one ``ROLE: text`` block per message, tool calls
     as ``-> name(arguments)``."""
     blocks = []
@@ -216,7 +227,7 @@ def transcript(messages: list[dict]) -> str:
     return "\n\n".join(blocks)
 
 
-def _last_assistant(messages: list[dict]) -> int:
+def _last_assistant(messages: Sequence[Message]) -> int:
     return max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=len(messages))
 
 

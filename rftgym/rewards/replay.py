@@ -3,7 +3,8 @@
 A stored trajectory (``rftgym rescore``) or a Bedrock Lambda sample holds the whole transcript.
 :func:`score_transcript` cuts it into the contexts the env would have scored as it played (one per
 assistant turn, with the tool results rebuilt from the tool messages, then the outcome) and scores
-them with a rubric. Terms that read live env state see ``ctx.env = None`` here.
+them with a rubric. Terms that read live env state (``needs_env``) cannot run here: their values
+come from the components recorded when the episode was played.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import ToolResult
 from rftgym.rewards.rubric import RewardContext, Rubric
+from rftgym.types import TOOL_ERROR_KINDS, Message, Task, ToolErrorKind, ToolResult
 
 
 @dataclass
@@ -40,10 +40,12 @@ class TranscriptScore:
 def score_transcript(
     rubric: Rubric,
     task: Task,
-    messages: list[dict],
+    messages: list[Message],
     *,
     turn_indices: Sequence[int] | None = None,
     tool_errors: Sequence[dict[str, int]] | None = None,
+    recorded: Sequence[dict[str, float]] | None = None,
+    recorded_outcome: dict[str, float] | None = None,
     outcome: bool = True,
     trajectory: Any = None,
 ) -> TranscriptScore:
@@ -57,6 +59,9 @@ def score_transcript(
             ``turns[i].message_index``); default: every assistant message.
         tool_errors: Each turn's ``tool_errors`` counts by kind, to label the rebuilt failed tool
             results (a tool message starting with ``Error:``); unknown kinds read ``tool_exception``.
+        recorded: Each turn's components as recorded when played: the values of the rubric's
+            ``needs_env`` terms are taken from them.
+        recorded_outcome: The recorded outcome components, likewise.
         outcome: Score the outcome too (False for an episode that did not end).
         trajectory: Passed to the terms as ``ctx.trajectory``.
     """
@@ -69,17 +74,18 @@ def score_transcript(
         ctx = RewardContext(
             task, messages[:end], n + 1, results=_results(messages, index, kinds), trajectory=trajectory
         )
-        scored.turns.append(rubric.score(ctx, "turn"))
+        kept = recorded[n] if recorded and n < len(recorded) else {}
+        scored.turns.append(rubric.score(ctx, "turn", kept))
     if outcome:
         scored.outcome_context = RewardContext(task, messages, len(turn_indices), trajectory=trajectory)
-        scored.outcome = rubric.score(scored.outcome_context, "outcome")
+        scored.outcome = rubric.score(scored.outcome_context, "outcome", recorded_outcome or {})
     return scored
 
 
-def _results(messages: list[dict], index: int, kinds: dict[str, int]) -> list[ToolResult]:
+def _results(messages: list[Message], index: int, kinds: dict[str, int]) -> list[ToolResult]:
     """The ToolResults of the assistant turn at ``index``: the tool messages answering its calls."""
     call_ids = {c.get("id") for c in messages[index].get("tool_calls") or []}
-    labels = [kind for kind, count in kinds.items() for _ in range(count)]
+    labels = [_error_kind(kind) for kind, count in kinds.items() for _ in range(count)]
     results = []
     for message in messages[index + 1 :]:
         if message.get("role") != "tool":
@@ -89,3 +95,8 @@ def _results(messages: list[dict], index: int, kinds: dict[str, int]) -> list[To
             error = (labels.pop(0) if labels else "tool_exception") if failed else None
             results.append(ToolResult(message, error))
     return results
+
+
+def _error_kind(kind: str) -> ToolErrorKind:
+    """``kind`` as recorded in a file, if it is one of ``TOOL_ERROR_KINDS``, else ``tool_exception``."""
+    return kind if kind in TOOL_ERROR_KINDS else "tool_exception"

@@ -19,6 +19,11 @@ never moves, or moves the wrong way, shows in ``rftgym stats``::
 A term that cannot give a value (a judge whose verdict is unreadable) raises
 :class:`RewardTermError`: the rubric records ``"<name>/error": 1.0`` as a metric (it adds nothing)
 and the term's own component is left out, so a failure never reads as a real 0.
+
+A term that reads the live env (a database, a sandbox's test run) declares ``needs_env=True``.
+Without the env (rescoring a stored file) such a term cannot be recomputed: :meth:`Rubric.score`
+then takes its value from the components the file recorded (``kept``), and ``rftgym rescore``
+names those terms before it starts.
 """
 
 from __future__ import annotations
@@ -26,10 +31,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rftgym.envs.tasks import Task
+from rftgym.types import Message, Task, ToolResult, message_text
 
 SCOPES = ("turn", "outcome", "group")
 
@@ -45,23 +49,24 @@ class RewardContext:
             episode.
         turn: 1-based index of the assistant turn being scored (outcome scope: the last turn).
         env: The live env (its state: database, submitted answer...); None when rescoring a stored
-            file, so a term that reads env state needs a fallback from ``messages``.
-        results: This turn's :class:`~rftgym.envs.tools.ToolResult` list (empty in outcome scope;
+            file. A term that reads it declares ``needs_env=True``.
+        results: This turn's :class:`~rftgym.types.ToolResult` list (empty in outcome scope;
             rebuilt from the tool messages when rescoring).
         trajectory: The stored :class:`~rftgym.trajectories.Trajectory` when rescoring, else None.
     """
 
     task: Task
-    messages: list[dict]
+    messages: list[Message]
     turn: int
     env: Any = None
-    results: list = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
     trajectory: Any = None
 
     @property
-    def assistant_message(self) -> dict | None:
+    def assistant_message(self) -> Message | None:
         """The last assistant message (the turn being scored; in outcome scope the final one)."""
-        for message in reversed(self.messages):
+        # A slice, not reversed(): mypy infers reversed() of a list of Messages as Any.
+        for message in self.messages[::-1]:
             if message.get("role") == "assistant":
                 return message
         return None
@@ -111,6 +116,8 @@ class RewardTerm:
             components join the outcome components).
         gate: When this term's value is <= 0 (any entry of a dict value, or an error), every other
             term of the scope adds 0 to the reward (their values are still recorded).
+        needs_env: The term reads ``ctx.env`` (live env state) and cannot be recomputed from a
+            stored transcript; rescoring keeps the value the file recorded.
     """
 
     name: str
@@ -118,6 +125,7 @@ class RewardTerm:
     weight: float = 1.0
     scope: str = "turn"
     gate: bool = False
+    needs_env: bool = False
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
@@ -138,16 +146,30 @@ class Rubric:
         """The terms of ``scope`` (all of them when None), in declaration order."""
         return [t for t in self._terms if scope is None or t.scope == scope]
 
-    def score(self, ctx: RewardContext, scope: str) -> tuple[float, dict[str, float]]:
+    def env_terms(self) -> list[str]:
+        """Names of the terms that read the live env (``needs_env``): not recomputable from a file."""
+        return [t.name for t in self._terms if t.needs_env]
+
+    def score(
+        self, ctx: RewardContext, scope: str, kept: dict[str, float] | None = None
+    ) -> tuple[float, dict[str, float]]:
         """The reward of ``scope`` (``"turn"`` or ``"outcome"``) for ``ctx`` and its components
         ``{name: value}``.
 
         The reward is the sum of weight x value over the terms (each entry of a dict-valued term
         weighted by the term's weight), except that while a gate is closed only the gates count.
+        When ``ctx.env`` is None, a ``needs_env`` term's value is read from ``kept`` (the
+        components recorded when the episode was played) instead of calling it.
         """
         if scope not in ("turn", "outcome"):
             raise ValueError(f"score() takes scope 'turn' or 'outcome', got {scope!r}; use score_group()")
-        return _combine([(term, _attempt(term.fn, ctx)) for term in self.terms(scope)])
+        outputs = []
+        for term in self.terms(scope):
+            if term.needs_env and ctx.env is None:
+                outputs.append((term, _recorded(term.name, kept or {})))
+            else:
+                outputs.append((term, _attempt(term.fn, ctx)))
+        return _combine(outputs)
 
     def score_group(self, contexts: Sequence[RewardContext]) -> list[tuple[float, dict[str, float]]]:
         """The group-scope reward and components of each episode of one group (``contexts``: their
@@ -170,6 +192,21 @@ def _attempt(fn: Callable[[Any], Any], arg: Any) -> Any:
         return fn(arg)
     except RewardTermError as e:
         return e
+
+
+def _recorded(name: str, kept: dict[str, float]) -> Any:
+    """The output a ``needs_env`` term gave when it was played, rebuilt from its recorded
+    components: ``name`` (plus ``name/<metric>`` metrics), or a dict-valued term's ``name/<key>``
+    entries; a RewardTermError when it failed then or was not recorded."""
+    prefix = f"{name}/"
+    mine = {k[len(prefix) :]: v for k, v in kept.items() if k.startswith(prefix) and k != f"{name}/error"}
+    if f"{name}/error" in kept:
+        return RewardTermError(f"{name} failed when the episode was played")
+    if name in kept:
+        return TermResult(kept[name], mine)
+    if mine:
+        return mine
+    return RewardTermError(f"{name} reads the live env and the file holds no value for it")
 
 
 def _combine(outputs: list[tuple[RewardTerm, Any]]) -> tuple[float, dict[str, float]]:
@@ -207,12 +244,3 @@ def _number(name: str, value: Any) -> float:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise TypeError(f"reward term {name!r} returned {value!r}; expected a finite number")
     return float(value)
-
-
-def message_text(message: dict | None) -> str:
-    """The text of a message: its ``content`` string, or the joined text parts of a list content
-    (``[{"type": "text", "text": ...}]``); "" when it has none."""
-    content = message.get("content") if message else None
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content if isinstance(content, str) else ""

@@ -24,7 +24,8 @@ from typing import Any
 import jsonschema
 
 from rftgym.rewards.answers import extract_answer, find_numbers, normalize_number, numbers_match
-from rftgym.rewards.rubric import RewardContext, RewardTermError, TermFn, message_text
+from rftgym.rewards.rubric import RewardContext, RewardTermError, TermFn
+from rftgym.types import message_text
 
 #: A function of the context giving the value a term checks (a response text, a reference...).
 Getter = Callable[[RewardContext], Any]

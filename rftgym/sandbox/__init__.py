@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import threading
 
+from rftgym.sandbox.engine import DockerUnavailable, SandboxError, connect
 from rftgym.sandbox.image import DEFAULT_IMAGE, ImageBuildError, build_image
-from rftgym.sandbox.pool import (
-    DockerUnavailable,
-    ExecResult,
-    Limits,
-    Sandbox,
-    SandboxDied,
-    SandboxError,
-    SandboxPool,
-    connect,
-)
+from rftgym.sandbox.pool import ExecResult, Limits, Sandbox, SandboxDied, SandboxPool
 from rftgym.sandbox.reaper import reap
 
 _shared: dict[tuple[str, Limits], SandboxPool] = {}
@@ -33,7 +25,7 @@ def shared_pool(image: str = DEFAULT_IMAGE, size: int = 2, limits: Limits = Limi
     first call), so the envs of one process share warm containers. Closed at interpreter exit."""
     with _shared_lock:
         pool = _shared.get((image, limits))
-        if pool is None or pool._closed:
+        if pool is None or pool.closed:
             pool = _shared[(image, limits)] = SandboxPool(image, size, limits)
         return pool
 

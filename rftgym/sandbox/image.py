@@ -7,8 +7,8 @@ Two ways to get it, same result:
   ``debootstrap --variant=minbase`` against the Debian mirror the machine's own apt sources name,
   adds the user, and ``docker import``s the tree. Only Debian packages are fetched.
 
-The supervisor is not baked in: :class:`~rftgym.sandbox.pool.SandboxPool` passes its source on the
-container's command line, so an image never has to be rebuilt when rftgym changes.
+The supervisor is not baked in: :class:`~rftgym.sandbox.pool.SandboxPool` sends its source as the
+container's first stdin line, so an image never has to be rebuilt when rftgym changes.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
+from docker.client import DockerClient
+
+from rftgym.sandbox.engine import connect
 
 #: The tag the sandbox uses when no image is named (``RFTGYM_SANDBOX_IMAGE`` overrides it).
 DEFAULT_IMAGE = os.environ.get("RFTGYM_SANDBOX_IMAGE", "rftgym/sandbox:1")
@@ -87,8 +89,8 @@ def build_image(
     tag: str = DEFAULT_IMAGE,
     packages: Sequence[str] = (),
     mirror: Mirror | None = None,
-    client: docker.DockerClient | None = None,
-    log=print,
+    client: DockerClient | None = None,
+    log: Callable[[str], object] = print,
 ) -> str:
     """Build the sandbox image from Debian packages and ``docker import`` it as ``tag``.
 
@@ -96,7 +98,7 @@ def build_image(
         tag: Image tag to create (the sandbox's default is :data:`DEFAULT_IMAGE`).
         packages: Extra Debian packages for tasks, e.g. ``["python3-numpy"]``.
         mirror: Where to fetch packages; default: the machine's apt sources (:func:`apt_mirror`).
-        client: Docker client (default: from the environment).
+        client: Docker client (default: :func:`~rftgym.sandbox.engine.connect`).
         log: Called with one line per step.
 
     Returns the image id. Needs root (debootstrap) and the ``debootstrap`` program.
@@ -104,7 +106,7 @@ def build_image(
     if shutil.which("debootstrap") is None:
         raise ImageBuildError("debootstrap is not installed (apt-get install debootstrap)")
     mirror = mirror or apt_mirror()
-    client = client or docker.from_env()
+    client = client or connect()
     with tempfile.TemporaryDirectory(prefix="rftgym-image-") as tmp:
         root = Path(tmp) / "root"
         include = ",".join([*BASE_PACKAGES, *packages])
@@ -149,13 +151,3 @@ def _check_run(command: list[str], what: str) -> None:
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise ImageBuildError(f"{what} failed (exit {done.returncode}): {' | '.join(tail)}")
-
-
-def image_exists(tag: str = DEFAULT_IMAGE, client: docker.DockerClient | None = None) -> bool:
-    """Whether the engine has ``tag``."""
-    client = client or docker.from_env()
-    try:
-        client.images.get(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False

@@ -33,10 +33,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import docker.errors
+from docker.client import DockerClient
 
-import docker
-from rftgym.sandbox import reaper
+from rftgym.sandbox.engine import SandboxError, connect
 from rftgym.sandbox.image import DEFAULT_IMAGE, SANDBOX_UID
+from rftgym.sandbox.reaper import POOL, containers, labels, remove, watch
 
 SUPERVISOR_SOURCE = (Path(__file__).parent / "supervisor.py").read_text()
 # The container's command: read the supervisor's source from the first stdin line and run it
@@ -46,18 +47,6 @@ BOOTSTRAP = "import json, sys; exec(json.loads(sys.stdin.readline()))"
 HOST_GRACE = 5.0
 #: Seconds a container may take from create to the supervisor's ready line.
 START_TIMEOUT = 60.0
-DOCKER_HINT = (
-    "start it with `sudo dockerd &` (or `sudo systemctl start docker`), or run scripts/ensure-docker.sh; "
-    "set DOCKER_HOST for another engine"
-)
-
-
-class SandboxError(Exception):
-    """The sandbox failed (not the code in it: that is reported in :class:`ExecResult`)."""
-
-
-class DockerUnavailable(SandboxError):
-    """No Docker engine answers."""
 
 
 class SandboxDied(SandboxError):
@@ -122,16 +111,6 @@ class ExecResult:
         return not (self.exception or self.timed_out or self.oom_killed or self.cpu_limited or self.exit_code)
 
 
-def connect(timeout: float = 30.0) -> docker.DockerClient:
-    """A client of the engine named by the environment; :class:`DockerUnavailable` says how to start one."""
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise DockerUnavailable(f"cannot reach the Docker engine ({e}); {DOCKER_HINT}") from None
-    return client
-
-
 class _Stream:
     """The container's attached stdin/stdout: writes go to stdin, lines come from stdout frames
     (without a TTY, Docker frames the output: 8-byte header with stream number and length)."""
@@ -183,7 +162,7 @@ class Sandbox:
     """One container with its supervisor. Calls are serialised; any failure of the container
     itself (not of the code) raises :class:`SandboxError` and destroys it."""
 
-    def __init__(self, client: docker.DockerClient, container_id: str, stream: _Stream, limits: Limits):
+    def __init__(self, client: DockerClient, container_id: str, stream: _Stream, limits: Limits):
         self.client, self.id, self.limits = client, container_id, limits
         self._stream = stream
         self._lock = threading.Lock()
@@ -253,7 +232,7 @@ class Sandbox:
         """Remove the container and wait until it is gone (idempotent)."""
         self.alive = False
         try:
-            reaper.remove(self.client, [{"Id": self.id}])
+            remove(self.client, [{"Id": self.id}])
         finally:
             self._stream.close()
 
@@ -277,7 +256,7 @@ class SandboxPool:
         image: str = DEFAULT_IMAGE,
         size: int = 2,
         limits: Limits = Limits(),
-        client: docker.DockerClient | None = None,
+        client: DockerClient | None = None,
     ):
         self.client = client or connect()
         try:
@@ -288,18 +267,23 @@ class SandboxPool:
                 f"{'' if image == DEFAULT_IMAGE else ' --tag ' + image}`"
             ) from None
         self.image, self.size, self.limits = image, size, limits
-        self.owner = reaper.watch(self.client)  # removes our containers if this process dies
+        self.owner = watch()  # removes our containers if this process dies
         self.id = uuid.uuid4().hex[:12]  # labels this pool's containers, for close()
         self._ready: list[Sandbox] = []
         self._starting = self._waiting = 0
         self._error: Exception | None = None
-        self._closed = False  # read by shared_pool()
+        self._closed = False
         self._live: set[Sandbox] = set()
         self._cond = threading.Condition()
         self._starter = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="rftgym-sandbox-start")
         self._reaper = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="rftgym-sandbox-remove")
         _POOLS.add(self)
         self._refill()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (a closed pool hands out nothing)."""
+        return self._closed
 
     def acquire(self, timeout: float = START_TIMEOUT) -> Sandbox:
         """A started sandbox that no one has used. Raises :class:`SandboxError` if none can be started."""
@@ -349,7 +333,7 @@ class SandboxPool:
             thread.start()
         for thread in removers:
             thread.join()
-        reaper.remove(self.client, reaper.containers(self.client, f"{reaper.POOL}={self.id}"))
+        remove(self.client, containers(self.client, f"{POOL}={self.id}"))
 
     def __enter__(self) -> SandboxPool:
         return self
@@ -386,8 +370,26 @@ class SandboxPool:
         sandbox.destroy()  # the pool closed while it started
 
     def _create(self) -> Sandbox:
+        """A started sandbox: a new container, attached, its supervisor sent and ready. A container
+        that fails on the way is removed at once."""
+        cid = self._new_container()
+        try:
+            raw = self.client.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            stream = _Stream(getattr(raw, "_sock", raw))
+            self.client.api.start(cid)
+            stream.send(json.dumps(SUPERVISOR_SOURCE).encode() + b"\n")
+            sandbox = Sandbox(self.client, cid, stream, self.limits)
+            hello = json.loads(stream.readline(time.monotonic() + START_TIMEOUT))
+            if hello != {"ready": True}:
+                raise SandboxDied(f"unexpected first line from the supervisor: {hello!r}")
+        except BaseException:
+            remove(self.client, [{"Id": cid}])
+            raise
+        return sandbox
+
+    def _new_container(self) -> str:
+        """Create (not start) a container with every hardening of :class:`Limits`; its id."""
         api, limits = self.client.api, self.limits
-        uid = f"{SANDBOX_UID}:{SANDBOX_UID}"
         host_config = api.create_host_config(
             auto_remove=True,
             network_mode="none",
@@ -408,30 +410,17 @@ class SandboxPool:
             self.image,
             command=["python3", "-I", "-u", "-c", BOOTSTRAP, str(limits.ttl)],
             # stdin_open without detach also sets StdinOnce: stdin closes when our attachment ends.
-            user=uid,
+            user=f"{SANDBOX_UID}:{SANDBOX_UID}",
             working_dir="/work",
             stdin_open=True,
             detach=False,
             tty=False,
             network_disabled=True,
             environment={"HOME": "/work", "PYTHONDONTWRITEBYTECODE": "1"},
-            labels=reaper.labels(self.owner, limits.ttl, self.id),
+            labels=labels(self.owner, limits.ttl, self.id),
             host_config=host_config,
         )
-        cid = container["Id"]
-        try:
-            raw = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            stream = _Stream(getattr(raw, "_sock", raw))
-            api.start(cid)
-            stream.send(json.dumps(SUPERVISOR_SOURCE).encode() + b"\n")
-            sandbox = Sandbox(self.client, cid, stream, limits)
-            hello = json.loads(stream.readline(time.monotonic() + START_TIMEOUT))
-            if hello != {"ready": True}:
-                raise SandboxDied(f"unexpected first line from the supervisor: {hello!r}")
-        except BaseException:
-            reaper.remove(self.client, [{"Id": cid}])
-            raise
-        return sandbox
+        return str(container["Id"])
 
 
 @atexit.register

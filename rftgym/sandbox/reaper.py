@@ -23,15 +23,17 @@ import time
 
 import docker.errors
 import requests
+from docker.client import DockerClient
 
-import docker
+from rftgym.sandbox.engine import connect
 
 LABEL = "rftgym"
 OWNER = "rftgym.owner"
 EXPIRES = "rftgym.expires"
 POOL = "rftgym.pool"
 
-_watcher: subprocess.Popen | None = None
+# This process's watcher and the owner token it watches for (a forked child needs its own).
+_watcher: tuple[subprocess.Popen[bytes], str] | None = None
 _watcher_lock = threading.Lock()
 
 
@@ -65,29 +67,30 @@ def labels(owner: str, ttl: float, pool: str = "") -> dict[str, str]:
     return {LABEL: "1", OWNER: owner, EXPIRES: str(int(time.time() + ttl)), POOL: pool}
 
 
-def watch(client: docker.DockerClient) -> str:
+def watch() -> str:
     """Start this process's watcher (once) and return the owner token for its containers."""
     global _watcher
     token = owner_token()
     with _watcher_lock:
-        if _watcher is None or _watcher.poll() is not None or _watcher.args[-1] != token:  # a fork has its own
-            _watcher = subprocess.Popen(
+        if _watcher is None or _watcher[0].poll() is not None or _watcher[1] != token:
+            process = subprocess.Popen(
                 [sys.executable, "-m", "rftgym.sandbox.reaper", token],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
+            _watcher = (process, token)
     return token
 
 
-def containers(client: docker.DockerClient, label: str = LABEL) -> list[dict]:
+def containers(client: DockerClient, label: str = LABEL) -> list[dict]:
     """Containers with ``label`` (``key`` or ``key=value``), running or not, as the engine lists
     them (``Id``, ``Labels``, ``State``...): one call, no per-container inspection to race with removals."""
     return client.api.containers(all=True, filters={"label": label})
 
 
-def remove(client: docker.DockerClient, found: list[dict]) -> int:
+def remove(client: DockerClient, found: list[dict]) -> int:
     """Force-remove containers and wait until they are gone; returns how many this call removed
     (not those already gone or already being removed by the engine)."""
     removed = 0
@@ -107,7 +110,7 @@ def remove(client: docker.DockerClient, found: list[dict]) -> int:
     return removed
 
 
-def reap(client: docker.DockerClient, everything: bool = False) -> int:
+def reap(client: DockerClient, everything: bool = False) -> int:
     """Remove labelled containers whose owner process is gone or whose time-to-live has passed
     (all labelled containers with ``everything``). Returns how many were removed."""
     now = time.time()
@@ -128,8 +131,6 @@ def main(argv: list[str]) -> int:
             pass
     except OSError:
         pass
-    from rftgym.sandbox.pool import connect
-
     client = connect()
     # Containers of the owner are removed until none is left: one being created at the moment of
     # the owner's death shows up a moment later.

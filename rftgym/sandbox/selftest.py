@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import docker.errors
 
-import rftgym
-from rftgym.sandbox.pool import ExecResult, SandboxDied, SandboxError, SandboxPool
+from rftgym.sandbox.engine import SandboxError
+from rftgym.sandbox.pool import ExecResult, SandboxDied, SandboxPool
 
 Check = Callable[[SandboxPool], "tuple[bool, str]"]
 CHECKS: dict[str, Check] = {}
@@ -27,12 +27,12 @@ def check(name: str) -> Callable[[Check], Check]:
     return register
 
 
-def _attack(pool: SandboxPool, code: str, **run: object) -> tuple[ExecResult, bool]:
-    """Run ``code`` in a fresh sandbox: its result, and whether the sandbox still answers and
-    computes afterwards."""
+def _attack(pool: SandboxPool, code: str, timeout: float, cpu_time: float | None = None) -> tuple[ExecResult, bool]:
+    """Run ``code`` in a fresh sandbox (``timeout`` and ``cpu_time`` as in :meth:`~rftgym.sandbox.pool.Sandbox.run`):
+    its result, and whether the sandbox still answers and computes afterwards."""
     sandbox = pool.acquire()
     try:
-        result = sandbox.run(code, **run)
+        result = sandbox.run(code, timeout=timeout, cpu_time=cpu_time)
         return result, sandbox.run("6 * 7", timeout=10).stdout.strip() == "42"
     finally:
         pool.release(sandbox)
@@ -104,7 +104,7 @@ def network_access(pool: SandboxPool) -> tuple[bool, str]:
 
 @check("reading host files")
 def host_files(pool: SandboxPool) -> tuple[bool, str]:
-    host_only = [rftgym.__file__, "/var/run/docker.sock", "/run/docker.sock"]  # exist on the host, not inside
+    host_only = [__file__, "/var/run/docker.sock", "/run/docker.sock"]  # exist on the host, not inside
     return _probe(pool, [*host_only, "/etc/shadow"], "open(target, 'rb').read(1)")
 
 

@@ -1,27 +1,37 @@
-"""The built-in OpenAI-compatible endpoint (``rftgym serve``) backed by a transformers model,
-and the tiny locally built model that tests and the demo serve.
+"""The built-in OpenAI-compatible endpoint (``rftgym serve``) backed by a transformers model.
 
-Needs the ``train`` extra (torch, transformers).
+Needs the ``train`` extra (torch, transformers). Names are imported on first use, so
+``import rftgym.serving`` stays cheap. What the endpoint shares with the trainer (chat-template
+rendering, checkpoints, the tiny test model) is in :mod:`rftgym.models`.
 """
 
-from rftgym.agents.text_tools import parse_tool_calls
-from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
-from rftgym.serving.generation import Completion, Generator, SamplingParams
-from rftgym.serving.server import ModelServer, eos_token_ids, render_ids, serve_forever
-from rftgym.serving.tiny import TINY, build_tiny_model, resolve_model
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rftgym._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from rftgym.serving.generation import Completion, Generator, SamplingParams
+    from rftgym.serving.server import ModelServer, completion_message, serve_forever
 
 __all__ = [
-    "TINY",
     "Completion",
     "Generator",
     "ModelServer",
     "SamplingParams",
-    "build_tiny_model",
-    "checkpoint_info",
-    "eos_token_ids",
-    "latest_checkpoint",
-    "parse_tool_calls",
-    "render_ids",
-    "resolve_model",
+    "completion_message",
     "serve_forever",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Completion": "generation",
+        "Generator": "generation",
+        "ModelServer": "server",
+        "SamplingParams": "generation",
+        "completion_message": "server",
+        "serve_forever": "server",
+    },
+)

@@ -1,5 +1,4 @@
-"""Batched sampling from a transformers causal LM with per-row sampling settings, and the
-``<tool_call>`` parser.
+"""Batched sampling from a transformers causal LM with per-row sampling settings.
 
 :class:`Generator` decodes a batch of prompts together (left-padded, one KV cache) while each row
 keeps its own temperature, top-p, token budget, stop strings and seed, so concurrent requests with
@@ -99,8 +98,7 @@ class Generator:
         top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
-        finish: list[str | None] = [None] * rows
-        texts: list[str | None] = [None] * rows
+        done: list[tuple[str, str] | None] = [None] * rows  # (finish reason, text) once a row ends
 
         from transformers import DynamicCache
 
@@ -113,26 +111,19 @@ class Generator:
             chosen = self._choose(log_probs, top_p, greedy, rngs)
             picked = log_probs.gather(1, chosen[:, None]).squeeze(1).tolist()
             for i, token in enumerate(chosen.tolist()):
-                if finish[i] is None:
+                if done[i] is None:
                     tokens[i].append(token)
                     logprobs[i].append(picked[i])
-                    finish[i], texts[i] = self._finished(tokens[i], params[i])
-            if all(finish):
+                    done[i] = self._finished(tokens[i], params[i])
+            if all(done):
                 break
             attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=1)
             positions = positions[:, -1:] + 1
             out = self.model(
                 input_ids=chosen[:, None], attention_mask=attention, position_ids=positions, use_cache=True, **cache
             )
-        return [
-            Completion(
-                tokens[i],
-                logprobs[i],
-                texts[i] if texts[i] is not None else self._text(tokens[i]),
-                finish[i] or "length",
-            )
-            for i in range(rows)
-        ]
+        ends = [end or ("length", self._text(row)) for end, row in zip(done, tokens)]
+        return [Completion(tokens[i], logprobs[i], text, finish) for i, (finish, text) in enumerate(ends)]
 
     @staticmethod
     def _choose(
@@ -148,8 +139,8 @@ class Generator:
         rank = (kept < u * kept[:, -1:]).sum(-1, keepdim=True).clamp(max=kept.shape[-1] - 1)
         return torch.where(greedy, log_probs.argmax(-1), order.gather(1, rank).squeeze(1))
 
-    def _finished(self, tokens: list[int], params: SamplingParams) -> tuple[str | None, str | None]:
-        """(finish reason, final text) when the row is done after its latest token, else (None, None)."""
+    def _finished(self, tokens: list[int], params: SamplingParams) -> tuple[str, str] | None:
+        """(finish reason, final text) when the row is done after its latest token, else None."""
         if tokens[-1] in self.eos_token_ids:
             return "stop", self._text(tokens[:-1])
         if params.stop:
@@ -159,7 +150,7 @@ class Generator:
                 return "stop", text[:cut]
         if len(tokens) >= params.max_tokens:
             return "length", self._text(tokens)
-        return None, None
+        return None
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)

@@ -2,8 +2,11 @@
 
 Routes:
 
-* ``POST /v1/chat/completions``: the chat template renders ``messages`` and ``tools``;
-  ``<tool_call>{json}</tool_call>`` blocks in the completion come back as ``tool_calls``. Honours
+* ``POST /v1/chat/completions``: the chat template renders ``messages`` and ``tools``
+  (:func:`rftgym.models.chat.render_ids`, as the trainer does); a completion that starts with
+  ``<think>...</think>`` gives that text as the message's ``reasoning_content`` (as vLLM's reasoning
+  parsers do), and ``<tool_call>{json}</tool_call>`` blocks in the rest come back as
+  ``tool_calls`` (see :func:`completion_message`). Honours
   ``n``, ``temperature`` (0 = greedy), ``top_p``, ``max_tokens`` (or ``max_completion_tokens``),
   ``stop``, ``seed`` (choice ``i`` samples with ``seed + i``), ``logprobs``, and vLLM's ``return_token_ids`` (top-level
   ``prompt_token_ids``, per-choice ``token_ids``). Every answer carries ``weights_version``
@@ -18,7 +21,7 @@ waiting ``batch_window`` seconds from the first one so that requests sent togeth
 episodes of a rollout) are decoded together. Batches
 and weight loads run one at a time on one worker thread, so a reload happens between batches and
 every answer comes from exactly one weights version. With ``watch`` set, the newest complete
-checkpoint in that folder (see :mod:`rftgym.serving.checkpoints`) is loaded as soon as it appears.
+checkpoint in that folder (see :mod:`rftgym.models.checkpoints`) is loaded as soon as it appears.
 """
 
 from __future__ import annotations
@@ -39,9 +42,14 @@ from aiohttp import web
 
 from rftgym._background import BackgroundServer
 from rftgym.agents.text_tools import parse_tool_calls
-from rftgym.serving.checkpoints import checkpoint_info, latest_checkpoint
+from rftgym.models.chat import eos_token_ids, render_ids
+from rftgym.models.checkpoints import checkpoint_info, latest_checkpoint
+from rftgym.models.tiny import resolve_model
 from rftgym.serving.generation import Completion, Generator, SamplingParams
-from rftgym.serving.tiny import resolve_model
+from rftgym.types import Message, assistant_message
+
+#: The block a reasoning model opens its completion with (Qwen3, DeepSeek-R1; the tiny template).
+THINK_START, THINK_END = "<think>", "</think>"
 
 
 class BadRequest(ValueError):
@@ -52,12 +60,15 @@ class BadRequest(ValueError):
 class _Job:
     prompt: list[int]
     params: list[SamplingParams]  # one per choice
-    future: asyncio.Future
+    future: asyncio.Future[tuple[list[Completion], str]]
 
 
 class ModelServer(BackgroundServer):
     """The endpoint. Serve it from a background thread (``with ModelServer(...) as server:``,
     ``server.base_url``) or on your own event loop (``await server.serve()``)."""
+
+    #: Set when requests wait for the batcher; made by ``serve`` on the loop that serves.
+    _wake: asyncio.Event
 
     def __init__(
         self,
@@ -109,7 +120,7 @@ class ModelServer(BackgroundServer):
         self.watch = Path(watch) if watch else None
         self.watch_interval = watch_interval
         self.path = resolve_model(model)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(self.path)
         if self.tokenizer.chat_template is None:
             raise ValueError(f"{model}: the tokenizer has no chat template")
         self.generator = Generator(
@@ -122,8 +133,7 @@ class ModelServer(BackgroundServer):
         self.batches = 0
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rftgym-serve")
         self._pending: collections.deque[_Job] = collections.deque()
-        self._wake: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # ----- weights -----
 
@@ -137,7 +147,8 @@ class ModelServer(BackgroundServer):
             "bfloat16": torch.bfloat16,
             "float16": torch.float16,
         }[self.dtype]
-        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)  # Any: its stubs reject .to(str)
+        return model.to(self.device).eval()
 
     def load(self, path: str | Path, state_dict: dict[str, Any] | None = None) -> str:
         """Swap in the weights of ``path`` (an HF model folder of the same tokenizer); returns the
@@ -185,14 +196,15 @@ class ModelServer(BackgroundServer):
         self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._batcher())]
         if self.watch is not None:
-            self._tasks.append(asyncio.create_task(self._watcher()))
+            self._tasks.append(asyncio.create_task(self._watcher(self.watch)))
         return base_url
 
     async def close(self) -> None:
         """Stop serving (in-flight requests are dropped)."""
         for task in self._tasks:
             task.cancel()
-        await self._runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()
         self._executor.shutdown(wait=True)
 
     async def _batcher(self) -> None:
@@ -224,10 +236,10 @@ class ModelServer(BackgroundServer):
                 if not job.future.done():  # the client may have gone
                     job.future.set_result((mine, version))
 
-    async def _watcher(self) -> None:
-        """Load the newest complete checkpoint of ``watch`` whenever it changes."""
+    async def _watcher(self, folder: Path) -> None:
+        """Load the newest complete checkpoint of ``folder`` whenever it changes."""
         while True:
-            latest = latest_checkpoint(self.watch)
+            latest = latest_checkpoint(folder)
             if latest is not None and str(latest) != self.path:
                 try:
                     version = await self.reload(latest)
@@ -264,7 +276,7 @@ class ModelServer(BackgroundServer):
             return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
         return web.json_response(self._completion(body, prompt, completions, version))
 
-    def _params(self, body: dict, prompt_length: int) -> list[SamplingParams]:
+    def _params(self, body: dict[str, Any], prompt_length: int) -> list[SamplingParams]:
         """One SamplingParams per choice, checked; BadRequest names the first bad field."""
         n = _number(body, "n", 1, int, lambda v: v >= 1, ">= 1")
         temperature = _number(body, "temperature", 1.0, float, lambda v: v >= 0, ">= 0")
@@ -287,27 +299,13 @@ class ModelServer(BackgroundServer):
             for i in range(n)
         ]
 
-    def _completion(self, body: dict, prompt: list[int], completions: list[Completion], version: str) -> dict:
-        want_ids, want_logprobs = bool(body.get("return_token_ids")), bool(body.get("logprobs"))
-        choices = []
-        for i, c in enumerate(completions):
-            content, calls = parse_tool_calls(c.text)
-            message: dict[str, Any] = {"role": "assistant", "content": content}
-            if calls:
-                message["tool_calls"] = calls
-            choice: dict[str, Any] = {
-                "index": i,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": "tool_calls" if calls and c.finish_reason == "stop" else c.finish_reason,
-            }
-            if want_logprobs:
-                choice["logprobs"] = {"content": [self._logprob_entry(t, lp) for t, lp in zip(c.token_ids, c.logprobs)]}
-            if want_ids:
-                choice["token_ids"] = c.token_ids
-            choices.append(choice)
+    def _completion(
+        self, body: dict[str, Any], prompt: list[int], completions: list[Completion], version: str
+    ) -> dict[str, Any]:
+        want_ids = bool(body.get("return_token_ids"))
+        choices = [self._choice(i, c, want_ids, bool(body.get("logprobs"))) for i, c in enumerate(completions)]
         generated = sum(len(c.token_ids) for c in completions)
-        response = {
+        response: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -325,7 +323,23 @@ class ModelServer(BackgroundServer):
             response["prompt_token_ids"] = prompt
         return response
 
-    def _logprob_entry(self, token: int, logprob: float) -> dict:
+    def _choice(self, index: int, completion: Completion, want_ids: bool, want_logprobs: bool) -> dict[str, Any]:
+        message = completion_message(completion.text)
+        called = "tool_calls" in message and completion.finish_reason == "stop"
+        choice: dict[str, Any] = {
+            "index": index,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": "tool_calls" if called else completion.finish_reason,
+        }
+        if want_logprobs:
+            entries = [self._logprob_entry(t, lp) for t, lp in zip(completion.token_ids, completion.logprobs)]
+            choice["logprobs"] = {"content": entries}
+        if want_ids:
+            choice["token_ids"] = completion.token_ids
+        return choice
+
+    def _logprob_entry(self, token: int, logprob: float) -> dict[str, Any]:
         text = self.tokenizer.decode([token], skip_special_tokens=False)
         return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
 
@@ -360,61 +374,37 @@ class ModelServer(BackgroundServer):
         return web.json_response({"weights_version": version, "path": self.path})
 
 
-def eos_token_ids(tokenizer: Any, path: str) -> set[int]:
-    """The tokens that end an assistant turn: the tokenizer's eos and the generation config's."""
-    from transformers import GenerationConfig
-
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    try:
-        configured = GenerationConfig.from_pretrained(path).eos_token_id
-    except OSError:
-        configured = None
-    ids |= set(configured if isinstance(configured, list) else [] if configured is None else [configured])
-    if not ids:
-        raise ValueError(f"{path}: neither the tokenizer nor the generation config names an eos token")
-    return ids
+def completion_message(text: str) -> Message:
+    """The assistant message of a completion's text, as vLLM's reasoning and tool-call parsers
+    give it: a leading ``<think>...</think>`` block becomes ``reasoning_content`` and the
+    ``<tool_call>`` blocks of the rest become ``tool_calls`` (the tiny template renders both back
+    as they were sampled)."""
+    reasoning, rest = _split_reasoning(text)
+    content, calls = parse_tool_calls(rest)
+    message = assistant_message(content, calls)
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return message
 
 
-def render_ids(
-    tokenizer: Any, messages: list[dict], tools: list[dict] | None, *, add_generation_prompt: bool = True
-) -> list[int]:
-    """The token ids of ``messages`` rendered with the tokenizer's chat template.
-
-    Tool-call arguments that are JSON strings (the OpenAI wire format) are handed to the template
-    as objects, as vLLM does, since HF templates write them with ``tojson``.
-    """
-    text = tokenizer.apply_chat_template(
-        [_template_message(m) for m in messages],
-        tools=tools,
-        tokenize=False,
-        add_generation_prompt=add_generation_prompt,
-    )
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+def _split_reasoning(text: str) -> tuple[str | None, str]:
+    """``(reasoning, rest)`` of a completion that starts with ``<think>reasoning</think>``, else
+    ``(None, text)``: a block never closed (the budget ran out) or not at the start stays in the
+    content, so the env sees what the model wrote."""
+    if not text.startswith(THINK_START):
+        return None, text
+    reasoning, closed, rest = text[len(THINK_START) :].partition(THINK_END)
+    return (reasoning, rest) if closed else (None, text)
 
 
-def _template_message(message: dict) -> dict:
-    calls = message.get("tool_calls")
-    if not calls:
-        return message
-    parsed = []
-    for call in calls:
-        function = dict(call.get("function") or {})
-        try:
-            function["arguments"] = json.loads(function.get("arguments") or "{}")
-        except (TypeError, ValueError):
-            pass  # not JSON: rendered as written
-        parsed.append({**call, "function": function})
-    return {**message, "tool_calls": parsed}
-
-
-def _messages(body: dict) -> list[dict]:
+def _messages(body: dict[str, Any]) -> list[Message]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "role" in m for m in messages):
         raise BadRequest("messages must be a non-empty list of objects with a role")
     return messages
 
 
-def _number(body: dict, key: str, default: Any, kind: type, ok: Any, rule: str) -> Any:
+def _number(body: dict[str, Any], key: str, default: Any, kind: type, ok: Callable[[Any], bool], rule: str) -> Any:
     value = body.get(key)
     if value is None:
         return default

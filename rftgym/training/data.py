@@ -15,6 +15,13 @@ Two ways to get an episode's tokens:
 
 Masks cover exactly the sampled assistant tokens: the completion's tokens up to and including the
 end-of-turn token, never the prompt, tool results, user replies or template text after the turn.
+
+Reasoning tokens are sampled tokens, so they are trained like the rest of the turn. With endpoint
+token ids they are already part of ``completion_token_ids`` (vLLM's reasoning parser only splits
+the text into ``reasoning_content``). With rendering, the chat template must render an assistant
+message's ``reasoning_content`` into its turn (the tiny model's writes ``<think>...</think>``
+before the content); a template that drops the reasoning of earlier turns breaks the prefix
+property, and the episode is reported as drift, never trained on silently.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from typing import Any
 
 import torch
 
-from rftgym.serving.server import eos_token_ids as default_eos_token_ids
-from rftgym.serving.server import render_ids
+from rftgym.models.chat import eos_token_ids as default_eos_token_ids
+from rftgym.models.chat import render_ids
 from rftgym.training.advantages import ADVANTAGES, AdvantageOptions
 from rftgym.trajectories import Trajectory, read_trajectories
 
@@ -203,10 +210,49 @@ def _episode_rows(
     traj: Trajectory, advantages: list[float], tokenizer: Any, eos: set[int], batch: TrainingBatch
 ) -> list[_Row] | None:
     """The rows of one episode, or None when it drifts (recorded in ``batch.drift``)."""
-    if all(t.prompt_token_ids is not None and t.completion_token_ids is not None for t in traj.turns):
-        rows = _rows_from_endpoint_ids(traj, advantages)
-        batch.split_episodes += len(rows) > 1
-        return rows
+    sampled = _endpoint_ids(traj)
+    if sampled is None:
+        return _rendered_rows(traj, advantages, tokenizer, eos, batch)
+    rows = _rows_from_endpoint_ids(sampled, advantages)
+    batch.split_episodes += len(rows) > 1
+    return rows
+
+
+#: One turn as the endpoint reported it: prompt ids, completion ids, their logprobs (None: unknown).
+_SampledTurn = tuple[list[int], list[int], list[float] | None]
+
+
+def _endpoint_ids(traj: Trajectory) -> list[_SampledTurn] | None:
+    """Every turn's ids as the endpoint reported them, or None when a turn lacks them."""
+    sampled: list[_SampledTurn] = []
+    for turn in traj.turns:
+        prompt, completion, logprobs = turn.prompt_token_ids, turn.completion_token_ids, turn.logprobs
+        if prompt is None or completion is None:
+            return None
+        sampled.append(
+            (prompt, completion, logprobs if logprobs is not None and len(logprobs) == len(completion) else None)
+        )
+    return sampled
+
+
+def _rows_from_endpoint_ids(sampled: list[_SampledTurn], advantages: list[float]) -> list[_Row]:
+    """Rows built from the endpoint's own token ids, verbatim."""
+    rows = [_Row()]
+    for (prompt, completion, logprobs), advantage in zip(sampled, advantages):
+        row = rows[-1]
+        if prompt[: len(row.ids)] != row.ids:  # history was re-tokenised: start a new row
+            row = _Row()
+            rows.append(row)
+        row.add(prompt[len(row.ids) :], False)
+        row.add(completion, True, logprobs, advantage)
+    return rows
+
+
+def _rendered_rows(
+    traj: Trajectory, advantages: list[float], tokenizer: Any, eos: set[int], batch: TrainingBatch
+) -> list[_Row] | None:
+    """One row rendered turn by turn with the chat template, or None when the rendering breaks
+    the prefix property (recorded in ``batch.drift``)."""
     row = _Row()
     for index, (turn, advantage) in enumerate(zip(traj.turns, advantages)):
         prompt = render_ids(tokenizer, traj.messages[: turn.message_index], traj.tools or None)
@@ -217,15 +263,8 @@ def _episode_rows(
         for before, after in ((row.ids, prompt), (prompt, full)):
             position = _first_difference(before, after)
             if position is not None:
-                batch.drift.append(
-                    Drift(
-                        traj.id,
-                        index,
-                        position,
-                        _excerpt(tokenizer, before, position),
-                        _excerpt(tokenizer, after, position),
-                    )
-                )
+                excerpts = _excerpt(tokenizer, before, position), _excerpt(tokenizer, after, position)
+                batch.drift.append(Drift(traj.id, index, position, *excerpts))
                 return None
         completion = full[len(prompt) :]
         ends = [i for i, token in enumerate(completion) if token in eos]
@@ -233,21 +272,6 @@ def _episode_rows(
         row.add(prompt[len(row.ids) :], False)
         row.add(completion, True, advantage=advantage)
     return [row]
-
-
-def _rows_from_endpoint_ids(traj: Trajectory, advantages: list[float]) -> list[_Row]:
-    """Rows built from the endpoint's own token ids, verbatim."""
-    rows = [_Row()]
-    for turn, advantage in zip(traj.turns, advantages):
-        prompt, completion = turn.prompt_token_ids, turn.completion_token_ids
-        logprobs = turn.logprobs if turn.logprobs is not None and len(turn.logprobs) == len(completion) else None
-        row = rows[-1]
-        if prompt[: len(row.ids)] != row.ids:  # history was re-tokenised: start a new row
-            row = _Row()
-            rows.append(row)
-        row.add(prompt[len(row.ids) :], False)
-        row.add(completion, True, logprobs, advantage)
-    return rows
 
 
 def _first_difference(before: list[int], after: list[int]) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 
 class MetricsLog:
@@ -29,7 +30,7 @@ class MetricsLog:
             f.write(json.dumps({"step": step, **metrics}) + "\n")
 
 
-def read_metrics(path: str | Path) -> list[dict]:
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """The lines of a metrics file, in order."""
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
@@ -57,7 +58,7 @@ def plot_metrics(path: str | Path, out_dir: str | Path) -> list[Path]:
     for name in names:
         points = sorted((line["step"], line[name]) for line in lines if isinstance(line.get(name), (int, float)))
         curve.set_data(*zip(*points))
-        curve.set_marker("o" if len(points) < 30 else None)
+        curve.set_marker("o" if len(points) < 30 else "")  # "": no marker
         ax.relim()
         ax.autoscale_view()
         ax.set_title(name)

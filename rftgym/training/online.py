@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium
 
 from rftgym.agents import ChatPolicy
+from rftgym.envs import ChatEnv
 from rftgym.rollout import rollout
 from rftgym.serving import ModelServer
 from rftgym.training.advantages import AdvantageOptions
@@ -77,6 +78,8 @@ def train_online(
     trainer = GRPOTrainer(config, resume=resume)
     start = trainer.checkpoint_dir / f"step-{trainer.step:06d}" if trainer.step else trainer.base_path
     env = gymnasium.make(online.env_id, **online.env_kwargs).unwrapped
+    if not isinstance(env, ChatEnv):
+        raise TypeError(f"{online.env_id} is not a rftgym ChatEnv: the online loop needs its tasks")
     train_tasks = env.tasks("train", online.steps * online.tasks_per_step)
     env.close()
     rollouts = trainer.output_dir / "rollouts"

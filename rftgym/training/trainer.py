@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from rftgym.serving.checkpoints import latest_checkpoint, write_marker
-from rftgym.serving.tiny import resolve_model
+from rftgym.models.checkpoints import latest_checkpoint, write_marker
+from rftgym.models.tiny import resolve_model
 from rftgym.training.data import TrainingBatch
 from rftgym.training.metrics import MetricsLog, plot_metrics
 
@@ -87,7 +87,7 @@ class GRPOTrainer:
         """Load the model (or, with ``resume``, the latest checkpoint in ``output_dir`` and its
         optimizer state). Raises ValueError when ``output_dir`` has checkpoints and ``resume`` is
         False, so a new run never mixes its checkpoints with an old one's."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
@@ -105,8 +105,8 @@ class GRPOTrainer:
                 "resume it, or choose another output folder"
             )
         start = str(checkpoint) if checkpoint else self.base_path
-        self.tokenizer = AutoTokenizer.from_pretrained(start)
-        self.model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).to(self.device)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(start)
+        self.model = _load_model(start, self.device)
         if config.gradient_checkpointing:
             # transformers 5.x renamed it; older versions have only the first name.
             enable = (
@@ -116,10 +116,9 @@ class GRPOTrainer:
             self.model.config.use_cache = False
         if config.lora_rank:
             self.model = _with_lora(self.model, config.lora_rank)
-        self.ref_model = None
+        self.ref_model: Any = None
         if config.kl_coef:
-            self.ref_model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=torch.float32).to(self.device)
-            self.ref_model.eval().requires_grad_(False)
+            self.ref_model = _load_model(self.base_path, self.device).eval().requires_grad_(False)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.step = 0
@@ -208,7 +207,8 @@ class GRPOTrainer:
         self.model.train()
         for tensors in micro:
             with self._autocast():
-                logp, entropy = _token_logprobs(self.model, tensors, self.config.temperature, with_entropy=True)
+                logp, log_probs = _token_logprobs(self.model, tensors, self.config.temperature)
+            entropy = _entropy(log_probs)
             mask = tensors["loss_mask"]
             ratio = torch.exp(logp - tensors["old_logprobs"])
             advantages = tensors["advantages"]
@@ -273,22 +273,32 @@ class GRPOTrainer:
         return plot_metrics(self.metrics.path, self.output_dir / "plots")
 
 
+def _load_model(path: str, device: torch.device) -> Any:
+    """The causal LM of ``path`` in fp32 on ``device`` (autocast gives bf16 compute on GPU)."""
+    from transformers import AutoModelForCausalLM
+
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # Any: its stubs reject .to(device)
+    return model.to(device)
+
+
 def _token_logprobs(
-    model: Any, tensors: dict[str, torch.Tensor], temperature: float, with_entropy: bool = False
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    model: Any, tensors: dict[str, torch.Tensor], temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``logp[b, j] = log p(input_ids[b, j] | input_ids[b, :j])`` at ``temperature`` (0 at j=0),
-    and the entropy of that next-token distribution when asked."""
+    and the next-token log-distributions it was picked from (``[b, length - 1, vocab]``)."""
     ids = tensors["input_ids"]
     logits = model(input_ids=ids, attention_mask=tensors["attention_mask"]).logits[:, :-1].float() / temperature
     log_probs = logits.log_softmax(-1)
     picked = log_probs.gather(-1, ids[:, 1:, None]).squeeze(-1)
-    zero = picked.new_zeros((ids.shape[0], 1))
-    logp = torch.cat([zero, picked], dim=1)
-    entropy = None
-    if with_entropy:
-        with torch.no_grad():
-            entropy = torch.cat([zero, -(log_probs.exp() * log_probs).sum(-1)], dim=1)
-    return logp, entropy
+    return torch.cat([picked.new_zeros((ids.shape[0], 1)), picked], dim=1), log_probs
+
+
+@torch.no_grad()
+def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
+    """The entropy of each next-token distribution of :func:`_token_logprobs`, aligned with its
+    ``logp`` (0 at j=0). A metric: no gradient flows through it."""
+    entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return torch.cat([entropy.new_zeros((entropy.shape[0], 1)), entropy], dim=1)
 
 
 def _k3(ref_logp: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:

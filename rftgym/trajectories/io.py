@@ -67,14 +67,15 @@ class TrajectoryWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = 0
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd: int | None = fd  # None once closed
         try:
-            self._repair_tail(resume)
+            self._repair_tail(fd, resume)
         except BaseException:
             self.close()
             raise
 
-    def write(self, traj: Trajectory | dict) -> None:
+    def write(self, traj: Trajectory | dict[str, Any]) -> None:
         """Append one episode as one line.
 
         A dict is checked with :meth:`Trajectory.from_dict` and written in its normalised form
@@ -87,7 +88,7 @@ class TrajectoryWriter:
         """
         if self._fd is None:
             raise ValueError(f"{self.path}: writer is closed")
-        self._append(_encode_line(traj))
+        self._append(self._fd, _encode_line(traj))
 
     def close(self) -> None:
         """Close the file (idempotent)."""
@@ -103,21 +104,22 @@ class TrajectoryWriter:
     ) -> None:
         self.close()
 
-    def _append(self, line: bytes) -> None:
-        start = os.fstat(self._fd).st_size
+    def _append(self, fd: int, line: bytes) -> None:
+        """Write ``line`` to ``fd`` whole, or not at all."""
+        start = os.fstat(fd).st_size
         view = memoryview(line)
         try:
             while view:
-                view = view[os.write(self._fd, view) :]
+                view = view[os.write(fd, view) :]
         except BaseException:
             # Drop what got out, so the next line does not fuse with a partial one.
             if len(view) < len(line):
-                os.ftruncate(self._fd, start)
+                os.ftruncate(fd, start)
             raise
 
-    def _repair_tail(self, resume: bool) -> None:
+    def _repair_tail(self, fd: int, resume: bool) -> None:
         """Remove a cut last line (with ``resume``), or refuse to append after one."""
-        size = os.fstat(self._fd).st_size
+        size = os.fstat(fd).st_size
         keep = _end_of_last_line(self.path, size)
         if keep == size:
             return
@@ -126,12 +128,12 @@ class TrajectoryWriter:
                 f"{self.path}:{_count_lines(self.path)}: last line is cut short ({size - keep} bytes "
                 "without a final newline, probably a killed run); resume to drop it and continue"
             )
-        os.ftruncate(self._fd, keep)
+        os.ftruncate(fd, keep)
         self.repaired_bytes = size - keep
         log.warning("%s: removed a cut last line (%d bytes) left by an interrupted run", self.path, self.repaired_bytes)
 
 
-def _encode_line(traj: Trajectory | dict) -> bytes:
+def _encode_line(traj: Trajectory | dict[str, Any]) -> bytes:
     """One trajectory as a JSONL line (UTF-8, ending in a newline), checked against the schema."""
     # A dict from outside gets every check a reader makes. A Trajectory is typed by construction
     # (the rollout loop builds it): only its numbers are checked, in to_dict, because the full

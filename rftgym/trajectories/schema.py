@@ -34,6 +34,8 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from rftgym.types import Message, ToolSchema
+
 SCHEMA = "rftgym.trajectory/1"
 
 
@@ -70,12 +72,12 @@ class Turn:
     policy_latency_s: float = 0.0
     env_latency_s: float = 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (a deep copy), floats normalised (see the module doc)."""
         return _json_ready(self)
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "turn") -> Turn:
+    def from_dict(cls, data: dict[str, Any], where: str = "turn") -> Turn:
         """Build from a parsed dict; raises ValueError naming the first missing or mistyped field.
 
         ``where`` prefixes the field names in error messages (``turns[3]``).
@@ -116,8 +118,8 @@ class Trajectory:
     group_id: str
     sample_index: int
     policy: dict[str, Any] = field(default_factory=dict)
-    messages: list[dict] = field(default_factory=list)
-    tools: list[dict] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    tools: list[ToolSchema] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     outcome_reward: float = 0.0
     outcome_components: dict[str, float] = field(default_factory=dict)
@@ -130,7 +132,7 @@ class Trajectory:
     metadata: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 
-    def to_dict(self, deep: bool = True) -> dict:
+    def to_dict(self, deep: bool = True) -> dict[str, Any]:
         """A JSON-ready dict of every field, ``schema`` first, floats normalised.
 
         ``deep=False`` shares the values instead of copying them (for serialising at once).
@@ -139,7 +141,7 @@ class Trajectory:
         return {"schema": data.pop("schema"), **data}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Trajectory:
+    def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         """Build from a parsed line; raises ValueError naming the first missing or mistyped field.
 
         Keys that are not fields are ignored (a newer writer may add fields).
@@ -191,11 +193,22 @@ _JSON_NAMES = {
 
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
-    """The resolved field types of a dataclass (annotations are strings in this module)."""
-    return typing.get_type_hints(cls)
+    """The resolved field types of a dataclass (annotations are strings in this module), with
+    the message and tool-schema TypedDicts read as the plain dicts they are in a file."""
+    return {name: _plain(hint) for name, hint in typing.get_type_hints(cls).items()}
 
 
-def _checked(cls: type, data: Any, where: str, required: set[str]) -> dict:
+def _plain(hint: Any) -> Any:
+    """``hint`` with every TypedDict replaced by ``dict``."""
+    if typing.is_typeddict(hint):
+        return dict
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is list and args:
+        return list[_plain(args[0])]  # type: ignore[misc]
+    return hint
+
+
+def _checked(cls: type, data: Any, where: str, required: set[str]) -> dict[str, Any]:
     """The entries of ``data`` that are fields of ``cls``, each checked against its type.
 
     Unknown keys are dropped, since newer writers may add fields. A :class:`Turn` list is checked
@@ -208,10 +221,10 @@ def _checked(cls: type, data: Any, where: str, required: set[str]) -> dict:
     if missing:
         raise ValueError(f"missing field(s): {', '.join(prefix + name for name in missing)}")
     hints = _hints(cls)
-    known = {}
+    known: dict[str, Any] = {}
     for f in fields(cls):
         if f.name in data:
-            hint = list[dict] if hints[f.name] == list[Turn] else hints[f.name]
+            hint = list[dict[str, Any]] if hints[f.name] == list[Turn] else hints[f.name]
             problem = _problem(data[f.name], hint, prefix + f.name)
             if problem:
                 raise ValueError(problem)
@@ -244,7 +257,7 @@ def _problem(value: Any, hint: Any, where: str) -> str | None:
     return None
 
 
-def _all_scalars(values: typing.Iterable, hint: Any) -> bool:
+def _all_scalars(values: typing.Iterable[Any], hint: Any) -> bool:
     """A fast check that every value has an exact type ``hint`` accepts (token id lists are long)."""
     return hint in _ACCEPTS and {type(v) for v in values} <= set(_ACCEPTS[hint])
 
@@ -292,15 +305,16 @@ def _short_repr(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _json_ready(obj: Turn | Trajectory, deep: bool = True) -> dict:
+def _json_ready(obj: Turn | Trajectory, deep: bool = True) -> dict[str, Any]:
     """Every field of ``obj``, with ints and bools in float-typed values made floats.
 
     ``deep=True`` copies every value (faster than ``dataclasses.asdict``, which copies token id
     lists one element at a time); ``deep=False`` shares them, for a dict that is serialised at once.
     Raises ValueError when a float-typed value is not a number.
     """
-    data = {}
-    for name, hint in _hints(type(obj)).items():
+    cls: type = type(obj)  # as ``type``: mypy takes type[Turn] for unhashable (Turn.__hash__ is None)
+    data: dict[str, Any] = {}
+    for name, hint in _hints(cls).items():
         value = getattr(obj, name)
         if hint in _SCALAR_LISTS:
             data[name] = list(value) if deep and value is not None else value

@@ -274,7 +274,8 @@ class _Channels:
                 )
         half = len(self.rewards) // 2
         if half >= 2:
-            before, after = _mean(self.rewards[:half]), _mean(self.rewards[half:])
+            before = math.fsum(self.rewards[:half]) / half  # both halves hold 2+ episodes
+            after = math.fsum(self.rewards[half:]) / (len(self.rewards) - half)
             for name, series in sorted(self.accuracy.items()):
                 early = _mean([v for i, v in series if i < half])
                 late = _mean([v for i, v in series if i >= half])

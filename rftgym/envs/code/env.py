@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 
-from rftgym.envs.code import tasks as task_sources
+import gymnasium
+
 from rftgym.envs.code.grading import Grade, grade
+from rftgym.envs.code.tasks import SOURCES, bundled_tasks, humaneval_tasks
 from rftgym.envs.core import ChatEnv
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import ToolResult, tool
+from rftgym.envs.tools import tool
 from rftgym.rewards import RewardTerm, Rubric, tool_call_errors, unit_test_pass_rate
 from rftgym.sandbox import DEFAULT_IMAGE, ExecResult, Sandbox, SandboxDied, SandboxPool, shared_pool
+from rftgym.types import Message, Task, ToolResult, assistant_message, message_text, tool_call
 
 SYSTEM_PROMPT = """You write Python functions. You have a Python sandbox (no network, a few seconds per run):
 - run_python(code): runs code in your persistent Python session (variables and functions survive \
@@ -45,8 +47,8 @@ class CodeSandboxEnv(ChatEnv):
     rubric = Rubric(
         [
             RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
-            RewardTerm("execution_errors", lambda ctx: float(ctx.env.turn_failed_runs), weight=-0.02),
-            RewardTerm("tests_passed", unit_test_pass_rate(lambda ctx: ctx.env.grade), scope="outcome"),
+            RewardTerm("execution_errors", lambda ctx: float(ctx.env.turn_failed_runs), weight=-0.02, needs_env=True),
+            RewardTerm("tests_passed", unit_test_pass_rate(lambda ctx: ctx.env.grade), scope="outcome", needs_env=True),
         ]
     )
 
@@ -69,8 +71,8 @@ class CodeSandboxEnv(ChatEnv):
         pool_size: Warm sandboxes kept ready for the process's episodes (shared by its envs).
         render_mode: ``None`` or ``"ansi"``.
         """
-        if task_source not in task_sources.SOURCES:
-            raise ValueError(f"task_source must be one of {list(task_sources.SOURCES)}, got {task_source!r}")
+        if task_source not in SOURCES:
+            raise ValueError(f"task_source must be one of {list(SOURCES)}, got {task_source!r}")
         super().__init__(max_turns=max_turns, render_mode=render_mode)
         self.task_source, self.image = task_source, image
         self.exec_timeout, self.test_timeout, self.pool_size = exec_timeout, test_timeout, pool_size
@@ -86,7 +88,7 @@ class CodeSandboxEnv(ChatEnv):
     def tasks(self, split: str = "train", num_tasks: int | None = None) -> list[Task]:
         if split not in self.splits:
             raise ValueError(f"unknown split {split!r}; {self.task_source} tasks have {list(self.splits)}")
-        every = task_sources.bundled_tasks() if self.task_source == "bundled" else task_sources.humaneval_tasks()
+        every = bundled_tasks() if self.task_source == "bundled" else humaneval_tasks()
         return [t for t in every if t.split == split][:num_tasks]
 
     # ----- episode -----
@@ -138,7 +140,7 @@ class CodeSandboxEnv(ChatEnv):
     @tool
     def run_tests(self) -> str:
         """Check the function as currently defined in your session against the task's visible examples."""
-        examples = self.task.metadata["examples"]
+        examples = self._task().metadata["examples"]
         if not examples:
             return "This task has no visible examples; test your function with run_python."
         result = self._run(_EXAMPLES_CHECK + f"\n__rftgym_check({json.dumps(examples)})")
@@ -156,39 +158,40 @@ class CodeSandboxEnv(ChatEnv):
         self.submission = code
         return "Submitted; the hidden tests will grade it."
 
-    def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
+    def react(self, message: Message, results: list[ToolResult]) -> tuple[list[Message], str | None]:
         self.turn_failed_runs, self._failed_runs = self._failed_runs, 0
         reason = None
         if self.submission is not None:
             reason = "submitted"
         elif not message.get("tool_calls"):
-            blocks = _FENCED.findall(message.get("content") or "")
+            blocks = _FENCED.findall(message_text(message))
             self.submission = blocks[-1] if blocks else None
             reason = "final_answer"
         if self.submission is not None:  # graded here, outside the tools: an engine failure is the episode's error
-            meta = self.task.metadata
+            task = self._task()
             self.grade = grade(
                 self.pool,
                 self.submission,
-                self.task.answer["tests"],
-                meta["entry_point"],
-                meta["context"],
+                task.answer["tests"],
+                task.metadata["entry_point"],
+                task.metadata["context"],
                 call_timeout=self.test_timeout,
             )
         if reason:
             self._drop_sandbox()
         return [], reason
 
+    def _task(self) -> Task:
+        """The episode's task (the tools and ``react`` run only within an episode)."""
+        if self.task is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        return self.task
+
     # ----- reference solution -----
 
-    def oracle_action(self) -> dict:
-        """Submit the task's reference solution."""
-        call = {
-            "id": f"call_{self.turn}",
-            "type": "function",
-            "function": {"name": "submit", "arguments": json.dumps({"code": self.task.solution})},
-        }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    def oracle_action(self, task: Task, messages: list[Message]) -> Message:
+        """Submit the task's reference solution (whatever the conversation so far)."""
+        return assistant_message(None, [tool_call("submit", {"code": task.solution})])
 
 
 # Runs in the model's own session, so it sees the function as the model last defined it.

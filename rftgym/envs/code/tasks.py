@@ -17,7 +17,7 @@ import importlib.resources
 import json
 
 from rftgym.envs.code.problems import PROBLEMS
-from rftgym.envs.tasks import Task
+from rftgym.types import Task
 
 SOURCES = ("bundled", "humaneval")
 

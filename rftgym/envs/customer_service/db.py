@@ -17,8 +17,10 @@ import marshal
 from collections.abc import Mapping
 from typing import Any
 
+#: A record: a JSON-like dict.
+Record = dict[str, Any]
 #: A database: table name -> key -> record.
-Tables = Mapping[str, Mapping[str, dict]]
+Tables = Mapping[str, Mapping[str, Record]]
 
 
 def clone(record: Any) -> Any:

@@ -11,8 +11,10 @@ document, its task suite and its policy checks. One episode:
   (``transfer_to_human``), or when ``max_turns`` run out (truncated, ``max_turns``).
 
 Tools are declared with :func:`read` or :func:`write` instead of ``@tool``: every call is audited
-before it runs, for the per-turn policy-compliance components (see :mod:`.rewards`). Every domain
-has ``transfer_to_human_agents`` (declared here) and a ``transfers`` table for it.
+against its :class:`Access` before it runs, for the per-turn policy-compliance components (see
+:mod:`.rewards`). Every domain has ``transfer_to_human_agents`` (declared here) and a
+``transfers`` table for it. The oracle (:meth:`CustomerServiceEnv.oracle_action`) plays the task's
+reference dialogue, and the task linter (:mod:`.lint`) checks every task against it.
 """
 
 from __future__ import annotations
@@ -20,61 +22,105 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypedDict
+
+import gymnasium
 
 from rftgym.envs.core import ChatEnv
-from rftgym.envs.customer_service import rewards
 from rftgym.envs.customer_service.db import Database, diff
-from rftgym.envs.customer_service.scenarios import TaskSuite, missing_outputs
+from rftgym.envs.customer_service.rewards import COMPLIANCE, RUBRIC
+from rftgym.envs.customer_service.scenarios import Output, TaskSuite, missing_outputs
 from rftgym.envs.customer_service.users import STOP, Customer, LLMCustomer, ScriptedCustomer, is_affirmative
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import ToolResult, tool
-from rftgym.rewards.rubric import message_text
+from rftgym.envs.tools import tool
+from rftgym.types import Message, Task, ToolCall, ToolResult, assistant_message, message_text, tool_call
 
 # How many train tasks ``reset()`` without a task draws from (ids stay five digits).
 TRAIN_POOL = 100_000
 # Reference end states kept per process (one small overlay per task).
-_REFERENCES: dict[tuple, Database] = {}
+_REFERENCES: dict[tuple[str, str, int, str], Database] = {}
 _MAX_REFERENCES = 20_000
+# Where a @read/@write tool function keeps its Access (in its attributes, like @tool's mark).
+_ACCESS = "__rftgym_access__"
 
 
-def read(fn: Callable | None = None, *, auth: bool = True) -> Callable:
+@dataclass(frozen=True)
+class Access:
+    """How the policy lets a tool be called; the env audits every call against it before it runs.
+
+    Attributes:
+        kind: ``"read"``, or ``"write"`` (it changes the database).
+        auth: It needs an authenticated customer.
+        confirm: It needs the customer's explicit agreement in their last message.
+    """
+
+    kind: Literal["read", "write"]
+    auth: bool = True
+    confirm: bool = False
+
+
+def read(fn: Callable[..., Any] | None = None, *, auth: bool = True) -> Callable[..., Any]:
     """Declare a tool that only reads. ``auth=False``: it needs no authenticated customer
     (catalogue look-ups, and the look-ups that authenticate)."""
-    return _declare(fn, kind="read", auth=auth, confirm=False)
+    return _declare(fn, Access("read", auth=auth))
 
 
-def write(fn: Callable | None = None, *, confirm: bool = True) -> Callable:
+def write(fn: Callable[..., Any] | None = None, *, confirm: bool = True) -> Callable[..., Any]:
     """Declare a tool that changes the database. ``confirm=False``: it needs no explicit
     confirmation from the customer first (a transfer to a human)."""
-    return _declare(fn, kind="write", auth=True, confirm=confirm)
+    return _declare(fn, Access("write", confirm=confirm))
 
 
-def _declare(fn: Callable | None, **tags: Any) -> Callable:
+def _declare(fn: Callable[..., Any] | None, access: Access) -> Callable[..., Any]:
+    """``fn`` as a tool audited with ``access`` before each call (without ``fn``: the decorator)."""
     if fn is None:
-        return functools.partial(_declare, **tags)
+        return functools.partial(_declare, access=access)
 
     @functools.wraps(fn)
     def audited(self: CustomerServiceEnv, **arguments: Any) -> Any:
-        self.audit(fn.__name__, arguments, **tags)
+        self.audit(fn.__name__, arguments, access)
         return fn(self, **arguments)
 
-    audited.tags = tags
+    audited.__dict__[_ACCESS] = access
     return tool(audited)
+
+
+def access_of(fn: Callable[..., Any]) -> Access:
+    """The :class:`Access` a tool was declared with (``fn``: its function, or the bound method)."""
+    access = fn.__dict__.get(_ACCESS)
+    if not isinstance(access, Access):
+        raise TypeError(f"tool {fn.__name__} of a customer-service env must be declared with @read or @write")
+    return access
+
+
+class Verdict(TypedDict):
+    """The outcome of an episode, as the final step's ``info`` reports it.
+
+    Keys:
+        db_diff: Readable differences of the final database from the reference end state (empty: equal).
+        missing_outputs: The required outputs the agent did not say.
+    """
+
+    db_diff: list[str]
+    missing_outputs: list[Output]
 
 
 class CustomerServiceEnv(ChatEnv):
     """Base of the customer-service domains (see the module docstring). Not registered itself."""
 
     splits = ("train", "test")
-    rubric = rewards.RUBRIC
+    rubric = RUBRIC
     #: Set by each domain.
     suite: ClassVar[TaskSuite]
     policy_file: ClassVar[Path]
     company: ClassVar[str]
     #: The reference solution's first message: asking the customer to identify.
     auth_question: ClassVar[str]
+    #: The episode's database, its reference end state and its customer (set by ``reset``).
+    db: Database
+    expected: Database
+    customer: Customer
 
     def __init__(
         self,
@@ -97,43 +143,33 @@ class CustomerServiceEnv(ChatEnv):
         render_mode: ``None`` or ``"ansi"``.
         """
         super().__init__(max_turns=max_turns, render_mode=render_mode)
-        self.user_client, self.user_model, self.user_temperature = None, user_model, user_temperature
+        self.new_customer: Callable[[Task], Customer] = ScriptedCustomer
         if user_base_url:
             if not user_model:
                 raise ValueError("an LLM customer needs user_model as well as user_base_url")
             import openai
 
-            self.user_client = openai.OpenAI(
-                base_url=user_base_url, api_key=user_api_key, timeout=user_timeout, max_retries=2
+            client = openai.OpenAI(base_url=user_base_url, api_key=user_api_key, timeout=user_timeout, max_retries=2)
+            self.new_customer = functools.partial(
+                LLMCustomer, client, user_model, company=self.company, temperature=user_temperature
             )
         self.policy = self.policy_file.read_text()
-        self.write_tools = {name for name, t in self.toolbox.tools.items() if t.fn.tags["kind"] == "write"}
-        self.db: Database | None = None
-        self.expected: Database | None = None
-        self.customer: Customer | None = None
+        self.write_tools = {name for name, t in self.toolbox.tools.items() if access_of(t.fn).kind == "write"}
         self.user_id: str | None = None  # the authenticated customer
         self.confirmed = False  # the customer's last message explicitly agreed
         self.transferred = False
         self.counts: dict[str, int] = {}  # this turn's compliance counts, by component
         self.violations: list[str] = []  # every compliance problem of the episode, readable
-        self._verdict: dict[str, list] | None = None
+        self._verdict: Verdict | None = None
 
     # ----- hooks of a domain -----
 
-    def policy_violation(self, name: str, arguments: dict) -> str | None:
+    def policy_violation(self, name: str, arguments: dict[str, Any]) -> str | None:
         """The rule of the policy that calling tool ``name`` with ``arguments`` now breaks, or None.
         Called before the tool runs, for rules the tool itself does not enforce."""
         return None
 
     # ----- tasks -----
-
-    def lint(self, num_train: int = 100) -> tuple[int, list[str]]:
-        """Check the test split and the first ``num_train`` train tasks with the task linter
-        (:mod:`rftgym.envs.customer_service.lint`): how many tasks were checked, and the problems."""
-        from rftgym.envs.customer_service.lint import lint_tasks
-
-        test, train = self.tasks("test"), self.tasks("train", num_train)
-        return len(test) + len(train), lint_tasks(self, test) + lint_tasks(self, train, unique=False)
 
     def tasks(self, split: str = "train", num_tasks: int | None = None) -> list[Task]:
         """``test``: the fixed, versioned test split; ``train``: the first ``num_tasks`` (default
@@ -167,17 +203,13 @@ class CustomerServiceEnv(ChatEnv):
         self.expected = self.reference(task)
         self._start(task)
         self.confirmed = False
-        self.customer = (
-            ScriptedCustomer(task)
-            if self.user_client is None
-            else LLMCustomer(self.user_client, self.user_model, task, self.company, self.user_temperature)
-        )
+        self.customer = self.new_customer(task)
 
     def _start(self, task: Task) -> None:
         """Fresh episode state over the task's database."""
         self.db = Database(self.suite.base(task.metadata["db_seed"]))
         self.user_id, self.transferred = None, False
-        self.counts = dict.fromkeys(rewards.COMPLIANCE, 0)
+        self.counts = dict.fromkeys(COMPLIANCE, 0)
         self.violations, self._verdict = [], None
 
     def reference(self, task: Task) -> Database:
@@ -196,14 +228,15 @@ class CustomerServiceEnv(ChatEnv):
         them run: the database after them, each action's result, and the compliance problems."""
         self._start(task)
         self.confirmed = True
-        results = [self.toolbox.call(_tool_call(action, i)) for i, action in enumerate(task.solution)]
+        results = [self.toolbox.call(_reference_call(action, i)) for i, action in enumerate(task.solution)]
         return self.db, results, self.violations
 
-    def audit(self, name: str, arguments: dict, *, kind: str, auth: bool, confirm: bool) -> None:
-        """Count what calling tool ``name`` now breaks in the policy (before it runs)."""
-        if auth and self.user_id is None:
+    def audit(self, name: str, arguments: dict[str, Any], access: Access) -> None:
+        """Count what calling tool ``name`` (declared with ``access``) now breaks in the policy,
+        before it runs."""
+        if access.auth and self.user_id is None:
             self._violate("unauthenticated_action", f"{name} before the customer was authenticated")
-        if kind == "write" and confirm and not self.confirmed:
+        if access.kind == "write" and access.confirm and not self.confirmed:
             self._violate("unconfirmed_write", f"{name} without the customer's explicit confirmation")
         rule = self.policy_violation(name, arguments)
         if rule:
@@ -229,7 +262,7 @@ class CustomerServiceEnv(ChatEnv):
         self.transferred = True
         return "Transfer successful: a human agent will take over the conversation."
 
-    def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
+    def react(self, message: Message, results: list[ToolResult]) -> tuple[list[Message], str | None]:
         if self.transferred:
             return [], "transfer_to_human"
         if message.get("tool_calls"):
@@ -238,10 +271,11 @@ class CustomerServiceEnv(ChatEnv):
         self.confirmed = is_affirmative(reply)
         return [{"role": "user", "content": reply}], "user_stop" if STOP in reply else None
 
-    def step(self, action: dict) -> tuple[list, float, bool, bool, dict]:
+    def step(self, action: Message) -> tuple[list[Message], float, bool, bool, dict[str, Any]]:
         """``ChatEnv.step``, plus ``info["policy_violations"]`` (this turn's, readable) and, on the
-        final step, ``info["db_diff"]``, ``info["missing_outputs"]`` and ``info["all_policy_violations"]``."""
-        self.counts = dict.fromkeys(rewards.COMPLIANCE, 0)
+        final step, the :class:`Verdict` (``info["db_diff"]``, ``info["missing_outputs"]``) and
+        ``info["all_policy_violations"]``."""
+        self.counts = dict.fromkeys(COMPLIANCE, 0)
         before = len(self.violations)
         observation, reward, terminated, truncated, info = super().step(action)
         info["policy_violations"] = self.violations[before:]
@@ -249,9 +283,10 @@ class CustomerServiceEnv(ChatEnv):
             info.update(self.verdict(), all_policy_violations=list(self.violations))
         return observation, reward, terminated, truncated, info
 
-    def verdict(self) -> dict[str, list]:
-        """The episode's outcome, computed once: ``db_diff`` (readable differences from the
-        reference end state, empty when equal) and ``missing_outputs`` (required strings not said)."""
+    def verdict(self) -> Verdict:
+        """The episode's outcome (see :class:`Verdict`), computed once, when it is first asked for."""
+        if self.task is None:
+            raise gymnasium.error.ResetNeeded("an episode has a verdict only after reset()")
         if self._verdict is None:
             self._verdict = {
                 "db_diff": diff(self.db, self.expected),
@@ -261,38 +296,34 @@ class CustomerServiceEnv(ChatEnv):
 
     # ----- reference solution -----
 
-    def oracle_action(self) -> dict:
-        """The reference dialogue's next message: ask the customer to identify, then each
-        reference action (a write after asking for confirmation), then the final reply."""
-        plan = self.oracle_plan(self.task)
-        return json.loads(json.dumps(plan[min(self.turn, len(plan) - 1)]))
+    def oracle_action(self, task: Task, messages: list[Message]) -> Message:
+        """The reference dialogue's next message after ``messages``: message number ``n`` of
+        :meth:`oracle_plan` after ``n`` assistant turns (the plan's last one once it is played out)."""
+        plan = self.oracle_plan(task)
+        played = sum(m.get("role") == "assistant" for m in messages)
+        return plan[min(played, len(plan) - 1)]
 
-    def oracle_plan(self, task: Task) -> list[dict]:
-        """Every assistant message of the reference dialogue with the scripted customer, in order."""
-        plan = [_say(self.auth_question)]
+    def oracle_plan(self, task: Task) -> list[Message]:
+        """Every assistant message of the reference dialogue with the scripted customer, in order:
+        ask the customer to identify, then each reference action (a write that needs confirmation
+        after asking for it), then the final reply."""
+        plan = [assistant_message(self.auth_question)]
         for action in task.solution:
-            tags = self.toolbox.tools[action["name"]].fn.tags
-            if tags["kind"] == "write" and tags["confirm"]:
+            access = access_of(self.toolbox.tools[action["name"]].fn)
+            if access.kind == "write" and access.confirm:
                 details = "; ".join(f"{k}: {json.dumps(v)}" for k, v in action["arguments"].items())
                 plan.append(
-                    _say(
+                    assistant_message(
                         f"Here is what I am going to do: {action['name'].replace('_', ' ')} ({details}). "
                         f"Do you confirm? Please answer yes or no."
                     )
                 )
-            plan.append({"role": "assistant", "content": None, "tool_calls": [_tool_call(action, len(plan))]})
+            plan.append(assistant_message(None, [_reference_call(action, len(plan))]))
         if task.metadata["kind"] != "transfer":
-            plan.append(_say(task.metadata["reply"]))
+            plan.append(assistant_message(task.metadata["reply"]))
         return plan
 
 
-def _say(text: str) -> dict:
-    return {"role": "assistant", "content": text}
-
-
-def _tool_call(action: dict, index: int) -> dict:
-    return {
-        "id": f"call_{index}",
-        "type": "function",
-        "function": {"name": action["name"], "arguments": json.dumps(action["arguments"])},
-    }
+def _reference_call(action: dict[str, Any], index: int) -> ToolCall:
+    """A reference action (``{"name", "arguments"}``) as the tool call that plays it, id ``call_<index>``."""
+    return tool_call(action["name"], action["arguments"], f"call_{index}")

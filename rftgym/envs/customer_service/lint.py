@@ -21,9 +21,18 @@ import json
 import re
 from collections import Counter
 
+from rftgym.envs.customer_service.db import Database
 from rftgym.envs.customer_service.env import CustomerServiceEnv
 from rftgym.envs.customer_service.scenarios import REFUSAL, missing_outputs, normalize
-from rftgym.envs.tasks import Task
+from rftgym.types import Task, ToolResult, assistant_message, message_text
+
+
+def lint_env(env: CustomerServiceEnv, num_train: int = 100) -> tuple[int, list[str]]:
+    """Lint the test split and the first ``num_train`` train tasks of ``env``: how many tasks were
+    checked, and the problems. Each domain class binds it as its ``lint`` method, the one
+    ``rftgym envs lint`` calls."""
+    test, train = env.tasks("test"), env.tasks("train", num_train)
+    return len(test) + len(train), lint_tasks(env, test) + lint_tasks(env, train, unique=False)
 
 
 def lint_tasks(env: CustomerServiceEnv, tasks: list[Task], unique: bool = True) -> list[str]:
@@ -40,7 +49,8 @@ def lint_tasks(env: CustomerServiceEnv, tasks: list[Task], unique: bool = True) 
 
 
 def lint_task(env: CustomerServiceEnv, task: Task) -> list[str]:
-    """The problems of one task (see the module docstring)."""
+    """The problems of one task (see the module docstring); the reference dialogue is played only
+    when every static check passes."""
     kind = task.metadata.get("kind")
     if kind not in ("write", "read", "refusal", "transfer"):
         return [f"unknown kind {kind!r}"]
@@ -49,11 +59,20 @@ def lint_task(env: CustomerServiceEnv, task: Task) -> list[str]:
         return [f"the reference names unknown tools {unknown}" if unknown else "the reference has no actions"]
     db, results, violations = env.replay(task)
     problems = [
-        f"reference action {i} ({a['name']}) fails: {r.message['content']}"
+        f"reference action {i} ({a['name']}) fails: {message_text(r.message)}"
         for i, (a, r) in enumerate(zip(task.solution, results, strict=True))
         if r.error
     ]
     problems += [f"reference breaks the policy: {v}" for v in violations]
+    problems += _kind_problems(env, task, kind, db)
+    problems += _output_problems(env, task, results)
+    return problems or _play_reference(env, task)
+
+
+def _kind_problems(env: CustomerServiceEnv, task: Task, kind: str, db: Database) -> list[str]:
+    """Whether the replayed reference (``db``: the database after it) fits the task's kind, so
+    that an agent that does nothing scores 0."""
+    problems = []
     writes = [a["name"] for a in task.solution if a["name"] in env.write_tools]
     if kind in ("write", "transfer") and not db.changed_keys():
         problems.append(f"a {kind} task whose reference leaves the database unchanged")
@@ -63,19 +82,25 @@ def lint_task(env: CustomerServiceEnv, task: Task) -> list[str]:
         problems.append(f"a {kind} task without required outputs: doing nothing would score 1")
     if kind == "refusal" and not any(isinstance(o, list) and set(REFUSAL) <= set(o) for o in task.answer):
         problems.append("a refusal task that does not require the refusal to be said")
-    known = normalize(" ".join([task.prompt, env.policy] + [r.message["content"] for r in results]))
+    return problems
+
+
+def _output_problems(env: CustomerServiceEnv, task: Task, results: list[ToolResult]) -> list[str]:
+    """Whether every required output can be learnt (from the reference's tool ``results``, the
+    request or the policy) and the reference reply says them all."""
+    problems = []
+    known = normalize(" ".join([task.prompt, env.policy] + [message_text(r.message) for r in results]))
     numbers = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", known)}
     for output in task.answer:
         if isinstance(output, str) and normalize(output) not in known and not _number_in(output, numbers):
             problems.append(f"required output {output!r} appears in no tool result, nor the request or policy")
-    if missing_outputs(task.answer, [{"role": "assistant", "content": task.metadata.get("reply", "")}]):
+    if missing_outputs(task.answer, [assistant_message(task.metadata.get("reply", ""))]):
         problems.append("the reference reply does not say every required output")
-    if not problems:
-        problems += _play_reference(env, task)
     return problems
 
 
 def _number_in(text: str, numbers: set[float]) -> bool:
+    """Whether ``text`` is one of ``numbers`` as a number (a tool result's JSON says ``42.5`` for ``"42.50"``)."""
     try:
         return float(text) in numbers
     except ValueError:
@@ -87,7 +112,7 @@ def _play_reference(env: CustomerServiceEnv, task: Task) -> list[str]:
     env.reset(seed=0, options={"task": task})
     total = 0.0
     for _ in range(env.max_turns):
-        _, reward, terminated, truncated, info = env.step(env.oracle_action())
+        _, reward, terminated, truncated, info = env.step(env.oracle_action(task, env.messages))
         total += reward
         if terminated or truncated:
             break

@@ -17,23 +17,24 @@ Outcome:
 
 An agent that does nothing scores 0: every write task's reference changes the database, and every
 task that needs no write (a question, a refusal) requires strings to be said (the linter checks both).
+
+The compliance counts, ``db_match`` and ``task_success`` read the live env (``needs_env``): a rescore
+of a stored file keeps the values it recorded. ``outputs_communicated`` is recomputed from the transcript.
 """
 
 from __future__ import annotations
 
 from rftgym.envs.customer_service.scenarios import missing_outputs
-from rftgym.rewards import RewardContext, RewardTerm, RewardTermError, Rubric, tool_call_errors
+from rftgym.rewards import RewardContext, RewardTerm, Rubric, TermFn, tool_call_errors
 
 #: The per-turn policy-compliance components, counted by the env's audit of each tool call.
 COMPLIANCE = ("unauthenticated_action", "unconfirmed_write", "forbidden_action")
 
 
-def compliance(name: str):
+def compliance(name: str) -> TermFn:
     """Turn scope: how many tool calls of this turn broke the rule ``name`` (counted by the env)."""
 
     def fn(ctx: RewardContext) -> float:
-        if ctx.env is None:
-            raise RewardTermError(f"{name} is counted by the live env")
         return float(ctx.env.counts[name])
 
     return fn
@@ -41,13 +42,12 @@ def compliance(name: str):
 
 def db_match(ctx: RewardContext) -> float:
     """1.0 when the episode's database equals the task's reference end state."""
-    if ctx.env is None:
-        raise RewardTermError("the database match needs the live env")
     return float(not ctx.env.verdict()["db_diff"])
 
 
 def outputs_communicated(ctx: RewardContext) -> float:
-    """1.0 when every required output (``task.answer``) was said by the agent."""
+    """1.0 when every required output (``task.answer``) was said by the agent: the env's verdict
+    while it plays, the transcript when a stored episode is rescored."""
     missing = (
         ctx.env.verdict()["missing_outputs"] if ctx.env is not None else missing_outputs(ctx.task.answer, ctx.messages)
     )
@@ -62,11 +62,11 @@ def task_success(ctx: RewardContext) -> float:
 RUBRIC = Rubric(
     [
         RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.05),
-        RewardTerm("unauthenticated_action", compliance("unauthenticated_action"), weight=-0.1),
-        RewardTerm("unconfirmed_write", compliance("unconfirmed_write"), weight=-0.1),
-        RewardTerm("forbidden_action", compliance("forbidden_action"), weight=-0.2),
-        RewardTerm("db_match", db_match, weight=0.0, scope="outcome"),
+        RewardTerm("unauthenticated_action", compliance("unauthenticated_action"), weight=-0.1, needs_env=True),
+        RewardTerm("unconfirmed_write", compliance("unconfirmed_write"), weight=-0.1, needs_env=True),
+        RewardTerm("forbidden_action", compliance("forbidden_action"), weight=-0.2, needs_env=True),
+        RewardTerm("db_match", db_match, weight=0.0, scope="outcome", needs_env=True),
         RewardTerm("outputs_communicated", outputs_communicated, weight=0.0, scope="outcome"),
-        RewardTerm("task_success", task_success, scope="outcome"),
+        RewardTerm("task_success", task_success, scope="outcome", needs_env=True),
     ]
 )

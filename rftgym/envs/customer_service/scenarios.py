@@ -1,7 +1,7 @@
 """Customer-service tasks: what a task holds, how the splits are made, and the fixed test files.
 
 A task is written by a *template* (a function of a seeded ``random.Random`` and the database) as a
-:class:`Scenario`, then stored as an ordinary :class:`~rftgym.envs.tasks.Task`:
+:class:`Scenario`, then stored as an ordinary :class:`~rftgym.types.Task`:
 
 * ``prompt``: the customer's opening message;
 * ``solution``: the reference actions, ``[{"name": tool, "arguments": {...}}]``, authentication first;
@@ -22,16 +22,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
-from typing import Literal
+from typing import Any, Literal
 
 from rftgym.envs.customer_service.db import Tables, fingerprint
 from rftgym.envs.customer_service.users import PERSONAS
-from rftgym.envs.tasks import Task
-from rftgym.rewards.rubric import message_text
+from rftgym.types import Message, Task, message_text
 
 #: Say any one of these to communicate a refusal.
 REFUSAL = [
@@ -51,19 +50,23 @@ REFUSAL = [
 ]
 #: Database seeds of the two splits: the test tasks are about other customers than the train tasks.
 TEST_DB_SEED, TRAIN_DB_SEED = 0, 1
+#: What a task asks for: a change to the database, an answer, a refusal, or a transfer to a human.
+Kind = Literal["write", "read", "refusal", "transfer"]
+#: A required output: a string to say, or a list of strings of which any one will do.
+Output = str | list[str]
 
 
 @dataclass
 class Scenario:
     """What a template writes (see the module docstring for where each part goes)."""
 
-    kind: Literal["write", "read", "refusal", "transfer"]
+    kind: Kind
     request: str
     instructions: str
     identity: str
-    actions: list[dict]
+    actions: list[dict[str, Any]]
     reply: str = ""
-    outputs: list[str | list[str]] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
 
 
 #: A template: a seeded RNG and the database in, a scenario out (it raises NoFit when its draw does not fit).
@@ -82,7 +85,7 @@ def pick(rng: Random, records: Mapping[str, dict], fits: Callable[[dict], bool],
     raise NoFit
 
 
-def call(name: str, **arguments: object) -> dict:
+def call(name: str, **arguments: object) -> dict[str, Any]:
     """One reference action."""
     return {"name": name, "arguments": arguments}
 
@@ -94,7 +97,7 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def missing_outputs(outputs: list[str | list[str]], messages: list[dict]) -> list[str | list[str]]:
+def missing_outputs(outputs: list[Output], messages: Sequence[Message]) -> list[Output]:
     """The required outputs that the agent did not say to the customer: in no assistant message
     of ``messages`` without tool calls (the customer hears only those)."""
     heard = [message_text(m) for m in messages if m.get("role") == "assistant" and not m.get("tool_calls")]
@@ -108,8 +111,8 @@ class TaskSuite:
     def __init__(
         self,
         domain: str,
-        generate_db: Callable[[int], dict],
-        templates: dict[str, Template],
+        generate_db: Callable[[int], Tables],
+        templates: Mapping[str, Template],
         test_file: Path,
         version: int,
     ):
@@ -123,7 +126,7 @@ class TaskSuite:
         self.domain, self.generate_db, self.templates = domain, generate_db, templates
         self.test_file, self.version = test_file, version
         self.base = functools.lru_cache(maxsize=4)(generate_db)
-        self._test_split: list[dict] | None = None
+        self._test_split: list[dict[str, Any]] | None = None
 
     def generate(self, split: str, index: int) -> Task:
         """Task ``index`` of ``split`` drawn from its seed stream (the same task every time)."""
@@ -174,7 +177,7 @@ class TaskSuite:
             self._test_split = self._read_test_file()
         return [Task.from_dict(json.loads(json.dumps(t))) for t in self._test_split]
 
-    def _read_test_file(self) -> list[dict]:
+    def _read_test_file(self) -> list[dict[str, Any]]:
         data = json.loads(self.test_file.read_text())
         now = fingerprint(self.base(TEST_DB_SEED))
         if data["db_fingerprint"] != now:
@@ -187,7 +190,9 @@ class TaskSuite:
 
     def write_test_file(self, size: int) -> None:
         """Draw the test split (``size`` tasks with distinct requests) and store it in the test file."""
-        tasks, seen, index = [], set(), 0
+        tasks: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        index = 0
         while len(tasks) < size:
             task = self.generate("test", index)
             index += 1

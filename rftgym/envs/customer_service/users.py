@@ -17,9 +17,13 @@ containing :data:`STOP` ends the episode (the customer is satisfied, or gives up
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rftgym.envs.tasks import Task
+from rftgym.types import Task
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
 
 #: The marker a customer's message carries when the conversation is over.
 STOP = "###STOP###"
@@ -113,7 +117,7 @@ class LLMCustomer:
     ``user`` turns and its own messages (the task's opening request first) its ``assistant`` turns.
     """
 
-    def __init__(self, client: Any, model: str, task: Task, company: str, temperature: float = 0.0):
+    def __init__(self, client: openai.OpenAI, model: str, task: Task, company: str, temperature: float = 0.0):
         """Args:
         client: An ``openai.OpenAI`` client (shared by the env's episodes).
         model: The model name to request.
@@ -131,7 +135,7 @@ class LLMCustomer:
             f"confirm it with 'yes'. When your request is resolved, or the agent cannot help you any "
             f"further, end your message with {STOP}."
         )
-        self.history: list[dict] = [
+        self.history: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": system},
             {"role": "assistant", "content": task.prompt},
         ]

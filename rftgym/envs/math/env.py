@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from rftgym.envs.core import ChatEnv
 from rftgym.envs.math import problems
 from rftgym.envs.math.calculator import calculate
-from rftgym.envs.tasks import Task
-from rftgym.envs.tools import ToolResult, tool
-from rftgym.rewards import RewardContext, RewardTerm, Rubric
+from rftgym.envs.tools import tool
 from rftgym.rewards.answers import extract_answer
+from rftgym.rewards.rubric import RewardContext, RewardTerm, Rubric
 from rftgym.rewards.terms import numeric_match, tool_call_errors
+from rftgym.types import Message, Task, ToolResult, assistant_message, tool_call
 
 SYSTEM_PROMPT = """You solve arithmetic word problems step by step.
 
@@ -39,14 +37,15 @@ def episode_answer(ctx: RewardContext) -> str | None:
             and message.get("name") == "submit_answer"
             and str(message.get("content")).startswith(SUBMITTED)
         ):
-            return message["content"][len(SUBMITTED) :]
+            return str(message["content"])[len(SUBMITTED) :]
     last = ctx.assistant_message
     return ctx.response if last is not None and not last.get("tool_calls") else None
 
 
 def format_violation(ctx: RewardContext) -> float:
     """1.0 when the turn neither calls a tool nor gives an answer from which a number can be read."""
-    return float(not ctx.assistant_message.get("tool_calls") and extract_answer(ctx.response) is None)
+    message = ctx.assistant_message or {}
+    return float(not message.get("tool_calls") and extract_answer(ctx.response) is None)
 
 
 RUBRIC = Rubric(
@@ -150,31 +149,28 @@ class MathToolsEnv(ChatEnv):
         self.answer = answer
         return SUBMITTED + answer
 
-    def react(self, message: dict, results: list[ToolResult]) -> tuple[list[dict], str | None]:
+    def react(self, message: Message, results: list[ToolResult]) -> tuple[list[Message], str | None]:
         if self.answer is not None:
             return [], "submitted"
         if not message.get("tool_calls"):
-            self.answer = message.get("content") if isinstance(message.get("content"), str) else None
+            content = message.get("content")
+            self.answer = content if isinstance(content, str) else None
             return [], "final_answer"
         return [], None
 
     # ----- reference solution -----
 
-    def oracle_action(self) -> dict:
+    def oracle_action(self, task: Task, messages: list[Message]) -> Message:
         """The next step of the task's solution: one calculator call per step, then the submission."""
-        steps = self.task.solution
+        steps = task.solution
         done = sum(
             1
-            for m in self.messages
-            if m["role"] == "tool" and m.get("name") == "calculator" and not m["content"].startswith("Error")
+            for m in messages
+            if m["role"] == "tool" and m.get("name") == "calculator" and not str(m["content"]).startswith("Error")
         )
+        call_id = f"call_{sum(m['role'] == 'assistant' for m in messages)}"  # reproducible transcripts
         if done < len(steps):
-            name, arguments = "calculator", {"expression": steps[done]["expression"]}
+            call = tool_call("calculator", {"expression": steps[done]["expression"]}, call_id)
         else:
-            name, arguments = "submit_answer", {"answer": str(self.task.answer)}
-        call = {
-            "id": f"call_{self.turn}",
-            "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments)},
-        }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}
+            call = tool_call("submit_answer", {"answer": str(task.answer)}, call_id)
+        return assistant_message(None, [call])

@@ -1,7 +1,7 @@
 """Procedurally generated multi-step arithmetic word problems.
 
 Every problem is a pure function of ``(split, index, difficulty)``: the same arguments always give
-the same :class:`~rftgym.envs.tasks.Task`. Train and test draw from separate seed streams, the test
+the same :class:`~rftgym.types.Task`. Train and test draw from separate seed streams, the test
 split is a fixed list of ``TEST_SIZE`` problems, and a train problem whose text is in the test split
 is redrawn, so the splits never share a problem.
 
@@ -24,7 +24,7 @@ from fractions import Fraction
 from random import Random
 
 from rftgym.envs.math.calculator import evaluate, format_number
-from rftgym.envs.tasks import Task
+from rftgym.types import Task
 
 SPLITS = ("train", "test")
 LEVELS = (1, 2, 3)
@@ -77,6 +77,10 @@ _WISHES = ("bike", "tablet", "guitar", "telescope", "skateboard", "camera")
 _BAKES = ("bread", "pizza dough", "cookies", "muffins")
 
 
+#: A number in a problem: a whole number, or an exact Fraction (money, a rate, a scale factor).
+Quantity = Fraction | int
+
+
 class _Work:
     """The solution of one problem, built step by step with the calculator itself, so every
     recorded result is exactly what the calculator tool answers for its expression."""
@@ -86,16 +90,18 @@ class _Work:
 
     def step(self, expression: str) -> Fraction:
         value = evaluate(expression)
+        # The templates only add, subtract, multiply and divide, which the calculator keeps exact.
+        assert isinstance(value, Fraction), f"inexact step {expression!r}"
         self.steps.append({"expression": expression, "result": format_number(value)})
         return value
 
 
-def _num(value: Fraction | int) -> str:
+def _num(value: Quantity) -> str:
     """A quantity as it appears in text and expressions (``2.5``, ``12``)."""
     return format_number(Fraction(value))
 
 
-def _money(value: Fraction | int) -> str:
+def _money(value: Quantity) -> str:
     """A dollar amount for the text: ``$12``, ``$3.50``, ``$1,250``."""
     value = Fraction(value)
     if value.denominator == 1:
@@ -109,9 +115,13 @@ def _multiple(rng: Random, low: int, high: int, unit: str) -> Fraction:
 
 
 # ----- templates: (rng, level, work) -> prompt text; the last work step is the answer -----
+# A name that holds a whole number at one level and a Fraction at another is declared a
+# ``Quantity`` at the top of its template.
 
 
 def _shopping(rng: Random, level: int, work: _Work) -> str:
+    p1: Quantity
+    p2: Quantity
     name = rng.choice(_NAMES)
     (goods1, (low1, high1)), (goods2, (low2, high2)) = rng.sample(sorted(_GOODS.items()), 2)
     if level == 1:
@@ -145,6 +155,7 @@ def _shopping(rng: Random, level: int, work: _Work) -> str:
 
 
 def _recipe(rng: Random, level: int, work: _Work) -> str:
+    factor: Quantity
     if level == 1:
         serves, factor, grams = rng.choice((2, 3, 4, 5, 6)), rng.randint(2, 5), 25 * rng.randint(4, 20)
         people = serves * factor
@@ -217,6 +228,8 @@ def _travel(rng: Random, level: int, work: _Work) -> str:
 
 
 def _savings(rng: Random, level: int, work: _Work) -> str:
+    weekly: Quantity
+    saved: Quantity
     name = rng.choice(_NAMES)
     if level == 1:
         start, weekly, weeks = rng.randint(10, 200), rng.randint(5, 40), rng.randint(3, 12)
@@ -255,6 +268,9 @@ def _savings(rng: Random, level: int, work: _Work) -> str:
 
 
 def _bill(rng: Random, level: int, work: _Work) -> str:
+    food: Quantity
+    total: Quantity
+    tip: Quantity
     if level == 1:
         people, share, drink = rng.randint(2, 6), rng.randint(8, 30), rng.randint(2, 6)
         each = work.step(f"{people * share} / {people}")
@@ -293,6 +309,7 @@ def _bill(rng: Random, level: int, work: _Work) -> str:
 
 
 def _inventory(rng: Random, level: int, work: _Work) -> str:
+    sold: Quantity
     if level == 1:
         fruit, crates, per_crate = rng.choice(_FRUIT), rng.randint(3, 15), rng.randint(6, 24)
         sold = rng.randint(1, crates * per_crate - 1)
@@ -329,6 +346,7 @@ def _inventory(rng: Random, level: int, work: _Work) -> str:
 
 
 def _wages(rng: Random, level: int, work: _Work) -> str:
+    rate: Quantity
     name = rng.choice(_NAMES)
     if level == 1:
         hours, days, rate = rng.randint(3, 9), rng.randint(2, 6), rng.randint(10, 25)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from random import Random
 
-from rftgym.envs.customer_service.db import money
+from rftgym.envs.customer_service.db import Record, money
 from rftgym.envs.customer_service.retail.data import FIRST_NAMES, LAST_NAMES
 
 NOW = "2026-05-15 15:00:00"
@@ -74,11 +74,13 @@ def _code(rng: Random, n: int) -> str:
     return "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(n))
 
 
-def generate(seed: int) -> dict:
+def generate(seed: int) -> dict[str, dict[str, Record]]:
     """The airline database of ``seed`` (see the module docstring)."""
     rng = Random(f"rftgym.airline.db/{seed}")
     codes = sorted(AIRPORTS)
-    routes, flights, numbers = {}, {}, set()
+    routes: dict[str, Record] = {}
+    flights: dict[str, Record] = {}
+    numbers: set[str] = set()
     while len(routes) < NUM_ROUTES:
         origin, destination = rng.sample(codes, 2)
         if f"{origin}-{destination}" in routes:
@@ -115,7 +117,8 @@ def generate(seed: int) -> dict:
                     },
                 }
 
-    users, reservations = {}, {}
+    users: dict[str, Record] = {}
+    reservations: dict[str, Record] = {}
     while len(users) < NUM_USERS:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         user_id = f"{first}_{last}_{rng.randint(100, 999)}".lower()
@@ -123,13 +126,13 @@ def generate(seed: int) -> dict:
             continue
         methods = {}
         for source in rng.sample(["credit_card", "credit_card", "gift_card", "certificate"], rng.randint(1, 3)):
-            method = {"id": f"{source}_{rng.randint(1000000, 9999999)}", "source": source}
+            method: Record = {"id": f"{source}_{rng.randint(1000000, 9999999)}", "source": source}
             if source == "credit_card":
                 method.update(brand=rng.choice(["visa", "mastercard"]), last_four=f"{rng.randint(0, 9999):04d}")
             else:
                 method["amount"] = money(rng.choice([50, 100, 150, 250, 500]))
             methods[method["id"]] = method
-        user = {
+        user: Record = {
             "user_id": user_id,
             "name": {"first_name": first, "last_name": last},
             "email": f"{first}.{last}{rng.randint(1, 99)}@example.com".lower(),

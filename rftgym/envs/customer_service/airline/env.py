@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rftgym.envs.customer_service.airline.data import BAG_PRICE, INSURANCE_PRICE, NOW, TODAY, may_cancel, nonfree_bags
 from rftgym.envs.customer_service.airline.tasks import SUITE
 from rftgym.envs.customer_service.db import money
 from rftgym.envs.customer_service.env import CustomerServiceEnv, read, write
+from rftgym.envs.customer_service.lint import lint_env
 
 HERE = Path(__file__).parent
 Cabin = Literal["basic_economy", "economy", "business"]
@@ -27,10 +28,11 @@ class AirlineEnv(CustomerServiceEnv):
     policy_file = HERE / "policy.md"
     company = "an airline"
     auth_question = "Hello! Could you please give me your user ID so I can pull up your profile?"
+    lint = lint_env  # the task linter `rftgym envs lint` runs
 
     # ----- policy rules the tools do not enforce -----
 
-    def policy_violation(self, name: str, arguments: dict) -> str | None:
+    def policy_violation(self, name: str, arguments: dict[str, Any]) -> str | None:
         reservation = self.db.get("reservations", arguments.get("reservation_id", ""))
         owner = reservation["user_id"] if reservation else arguments.get("user_id")
         if self.user_id is not None and owner is not None and owner != self.user_id:

@@ -11,7 +11,7 @@ from random import Random
 
 from rftgym.envs.customer_service.airline.data import AIRPORTS, DATES, TODAY, generate, may_cancel, nonfree_bags
 from rftgym.envs.customer_service.db import Tables
-from rftgym.envs.customer_service.scenarios import REFUSAL, NoFit, Scenario, TaskSuite, call, pick
+from rftgym.envs.customer_service.scenarios import REFUSAL, Kind, NoFit, Scenario, TaskSuite, call, pick
 
 VERSION = 1
 TEST_SIZE = 63
@@ -36,9 +36,9 @@ def _changeable(reservation: dict) -> bool:
     return reservation["status"] == "active" and all(f["date"] >= TODAY for f in reservation["flights"])
 
 
-def _card(user: dict) -> dict | None:
-    cards = [m for k, m in sorted(user["payment_methods"].items()) if m["source"] == "credit_card"]
-    return cards[0] if cards else None
+def _cards(user: dict) -> list[dict]:
+    """The customer's credit cards, in a fixed order."""
+    return [m for _, m in sorted(user["payment_methods"].items()) if m["source"] == "credit_card"]
 
 
 def _card_text(card: dict) -> str:
@@ -46,7 +46,7 @@ def _card_text(card: dict) -> str:
 
 
 def _scenario(
-    kind: str, user: dict, goal: str, request: str, actions: list[dict], reply: str = "", outputs: list | None = None
+    kind: Kind, user: dict, goal: str, request: str, actions: list[dict], reply: str = "", outputs: list | None = None
 ) -> Scenario:
     identity = f"My user ID is {user['user_id']}."
     name = user["name"]
@@ -99,9 +99,7 @@ def refuse_cancel(rng: Random, t: Tables) -> Scenario:
 
 def change_flight(rng: Random, t: Tables) -> Scenario:
     def fits(r: dict, u: dict) -> bool:
-        return (
-            _changeable(r) and r["cabin"] != "basic_economy" and r["flight_type"] == "one_way" and _card(u) is not None
-        )
+        return _changeable(r) and r["cabin"] != "basic_economy" and r["flight_type"] == "one_way" and bool(_cards(u))
 
     user, reservation = _pick(rng, t, fits)
     leg = reservation["flights"][0]
@@ -117,7 +115,7 @@ def change_flight(rng: Random, t: Tables) -> Scenario:
     ]
     if not options:
         raise NoFit
-    new, card, r = rng.choice(options), _card(user), reservation["reservation_id"]
+    new, card, r = rng.choice(options), _cards(user)[0], reservation["reservation_id"]
     return _scenario(
         "write",
         user,
@@ -155,8 +153,8 @@ def refuse_change_basic(rng: Random, t: Tables) -> Scenario:
 
 
 def add_bags(rng: Random, t: Tables) -> Scenario:
-    user, reservation = _pick(rng, t, lambda r, u: _changeable(r) and _card(u) is not None)
-    extra, card, r = rng.randint(1, 2), _card(user), reservation["reservation_id"]
+    user, reservation = _pick(rng, t, lambda r, u: _changeable(r) and bool(_cards(u)))
+    extra, card, r = rng.randint(1, 2), _cards(user)[0], reservation["reservation_id"]
     total = reservation["total_baggages"] + extra
     nonfree = nonfree_bags(user["membership"], reservation["cabin"], len(reservation["passengers"]), total)
     bags = "one more checked bag" if extra == 1 else "two more checked bags"
@@ -181,11 +179,12 @@ def add_bags(rng: Random, t: Tables) -> Scenario:
 
 def book_one_way(rng: Random, t: Tables) -> Scenario:
     user = t["users"][rng.choice(sorted(t["users"]))]
-    card, cabin = _card(user), rng.choice(sorted(CABIN_WORDS))
+    cards, cabin = _cards(user), rng.choice(sorted(CABIN_WORDS))
     route, date = rng.choice(sorted(t["routes"])), rng.choice([d for d in DATES if d > TODAY])
     flight = t["flights"][f"{rng.choice(t['routes'][route]['flight_numbers'])}/{date}"]
-    if card is None or flight["status"] != "available" or flight["seats"][cabin] < 1:
+    if not cards or flight["status"] != "available" or flight["seats"][cabin] < 1:
         raise NoFit
+    card = cards[0]
     origin, destination = route.split("-")
     bags, insurance = rng.randint(0, 2), rng.choice(["yes", "no"])
     nonfree = nonfree_bags(user["membership"], cabin, 1, bags)

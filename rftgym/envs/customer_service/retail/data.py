@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from random import Random
 
-from rftgym.envs.customer_service.db import money
+from rftgym.envs.customer_service.db import Record, money
 
 FIRST_NAMES = (
     "Ava",
@@ -237,7 +237,7 @@ def random_address(rng: Random) -> dict:
     }
 
 
-def generate(seed: int) -> dict:
+def generate(seed: int) -> dict[str, dict[str, Record]]:
     """The retail database of ``seed`` (see the module docstring)."""
     rng = Random(f"rftgym.retail.db/{seed}")
     products = {}
@@ -255,7 +255,10 @@ def generate(seed: int) -> dict:
             }
         products[product_id] = {"product_id": product_id, "name": name, "variants": variants}
 
-    users, orders, emails, name_zip = {}, {}, {}, {}
+    users: dict[str, Record] = {}
+    orders: dict[str, Record] = {}
+    emails: dict[str, Record] = {}
+    name_zip: dict[str, Record] = {}
     while len(users) < NUM_USERS:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         user_id = f"{first}_{last}_{rng.randint(1000, 9999)}".lower()
@@ -266,14 +269,14 @@ def generate(seed: int) -> dict:
         methods = {}
         for source in rng.sample(["credit_card", "credit_card", "paypal", "gift_card"], rng.randint(1, 3)):
             method_id = f"{source}_{_digits(rng, 7)}"
-            method = {"id": method_id, "source": source}
+            method: Record = {"id": method_id, "source": source}
             if source == "credit_card":
                 method.update(brand=rng.choice(["visa", "mastercard", "amex"]), last_four=_digits(rng, 4))
             if source == "gift_card":
                 method["balance"] = money(rng.randint(0, 300))
             methods[method_id] = method
         email = f"{first}.{last}{rng.randint(1, 99)}@example.com".lower()
-        user = {
+        user: Record = {
             "user_id": user_id,
             "name": {"first_name": first, "last_name": last},
             "email": email,

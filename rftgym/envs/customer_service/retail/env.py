@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rftgym.envs.customer_service.db import money
 from rftgym.envs.customer_service.env import CustomerServiceEnv, read, write
+from rftgym.envs.customer_service.lint import lint_env
 from rftgym.envs.customer_service.retail.tasks import SUITE
 
 HERE = Path(__file__).parent
@@ -28,20 +29,19 @@ class RetailEnv(CustomerServiceEnv):
         "Hello! Before I can help, I need to verify your identity. Could you tell me your email "
         "address, or your first name, last name and zip code?"
     )
+    lint = lint_env  # the task linter `rftgym envs lint` runs
 
     # ----- policy rules the tools do not enforce -----
 
-    def policy_violation(self, name: str, arguments: dict) -> str | None:
-        owner = None
+    def policy_violation(self, name: str, arguments: dict[str, Any]) -> str | None:
         if "order_id" in arguments:
             order = self.db.get("orders", arguments["order_id"])
             owner = order["user_id"] if order else None
-        elif "user_id" in arguments:
-            owner = arguments["user_id"]
+        else:
+            order, owner = None, arguments.get("user_id")
         if self.user_id is not None and owner is not None and owner != self.user_id:
             return "acts on another customer's account"
-        if name == "return_delivered_order_items" and owner is not None:
-            order = self.db.get("orders", arguments["order_id"])
+        if name == "return_delivered_order_items" and order is not None:
             method = arguments["payment_method_id"]
             if method != order["payment_history"][0]["payment_method_id"] and not method.startswith("gift_card"):
                 return "a refund must go to the original payment method or a gift card"
@@ -250,7 +250,7 @@ class RetailEnv(CustomerServiceEnv):
             raise ValueError("item_ids and new_item_ids must have the same length")
         pairs = {}
         for old, new in zip(item_ids, new_item_ids, strict=True):
-            product = self.db.get("products", items[old]["product_id"])
+            product = self.db.require("products", items[old]["product_id"], "product")
             variant = product["variants"].get(new)
             if variant is None:
                 raise ValueError(f"item {new} is not a variant of {product['name']} (product {product['product_id']})")
@@ -286,7 +286,8 @@ class RetailEnv(CustomerServiceEnv):
 
     def _credit(self, user_id: str, method_id: str, amount: float) -> None:
         """Add ``amount`` (negative: take it) to a gift card's balance; other methods keep no balance."""
-        if method_id.startswith("gift_card") and method_id in self.db.get("users", user_id)["payment_methods"]:
+        methods = self.db.require("users", user_id, "user")["payment_methods"]
+        if method_id.startswith("gift_card") and method_id in methods:
             method = self.db.edit("users", user_id)["payment_methods"][method_id]
             method["balance"] = money(method["balance"] + amount)
 

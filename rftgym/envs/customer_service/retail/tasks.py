@@ -15,7 +15,7 @@ from random import Random
 
 from rftgym.envs.customer_service.db import Tables
 from rftgym.envs.customer_service.retail.data import generate, random_address
-from rftgym.envs.customer_service.scenarios import REFUSAL, NoFit, Scenario, TaskSuite, call, pick
+from rftgym.envs.customer_service.scenarios import REFUSAL, Kind, NoFit, Scenario, TaskSuite, call, pick
 
 VERSION = 1
 TEST_SIZE = 120
@@ -75,7 +75,7 @@ def _original(order: dict) -> str:
 
 
 def _scenario(
-    kind: str,
+    kind: Kind,
     who: str,
     goal: str,
     identity: str,

@@ -8,19 +8,26 @@ in place of a real model; ``resolve_model("tiny")`` builds it once into a cache 
 The chat template is Qwen-style (``<|im_start|>role\\n...<|im_end|>``). Tools are listed as JSON
 in the system turn and a tool call is written as ``<tool_call>{"name": ..., "arguments": ...}
 </tool_call>``, the convention :func:`rftgym.agents.text_tools.parse_tool_calls` reads back.
-The assistant turn ends with ``<|im_end|>``, the model's end-of-turn (eos) token.
+An assistant message's ``reasoning_content`` is written as ``<think>{reasoning}</think>``
+directly before its content, in every turn of the history (so rendering-based training trains on
+it and the prefix property holds; the built-in server splits it back out of a completion). The
+assistant turn ends with ``<|im_end|>``, the model's end-of-turn (eos) token.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 #: What ``--model tiny`` means.
 TINY = "tiny"
 
 #: Bump when the tiny model's config, tokenizer or template changes (the cache folder is per version).
-TINY_VERSION = 2
+TINY_VERSION = 3
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -41,7 +48,9 @@ CHAT_TEMPLATE = (
     "{%- for m in messages -%}"
     "{%- if m.role == 'system' and loop.first -%}"
     "{%- elif m.role == 'assistant' -%}"
-    "<|im_start|>assistant\n{% if m.content %}{{ m.content }}{% endif %}"
+    "<|im_start|>assistant\n"
+    "{% if m.reasoning_content is string %}<think>{{ m.reasoning_content }}</think>{% endif %}"
+    "{% if m.content %}{{ m.content }}{% endif %}"
     "{%- for call in m.tool_calls or [] %}{% if not loop.first or m.content %}{{ '\n' }}{% endif %}"
     "{{ render_call(call) }}{% endfor %}<|im_end|>{{ '\n' }}"
     "{%- else -%}"
@@ -78,8 +87,7 @@ def build_tiny_model(
 
     path = Path(path)
     tokenizer = build_byte_tokenizer()
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    pad = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id  # <|im_end|>, <|endoftext|>
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
@@ -103,7 +111,7 @@ def build_tiny_model(
     return path
 
 
-def build_byte_tokenizer():
+def build_byte_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level tokenizer: one token per UTF-8 byte (ids 0-255) plus the special tokens, with
     :data:`CHAT_TEMPLATE`. Every text has exactly one tokenisation."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
@@ -130,7 +138,8 @@ def _byte_to_char() -> dict[int, str]:
     printable = (
         list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
-    chars, extra = {}, 0
+    chars: dict[int, str] = {}
+    extra = 0
     for b in range(256):
         if b in printable:
             chars[b] = chr(b)

@@ -12,20 +12,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from rftgym.envs.tasks import Task
 from rftgym.trajectories import Trajectory
+from rftgym.types import Message, Task, ToolSchema
+
+if TYPE_CHECKING:
+    from rftgym.envs.core import ChatEnv
 
 #: Bedrock RFT's documented dataset size limits (records).
 BEDROCK_MIN_RECORDS, BEDROCK_MAX_RECORDS = 100, 20_000
 #: The message keys OpenAI chat fine-tuning accepts.
-_MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
+_SftKey = Literal["role", "content", "tool_calls", "tool_call_id", "name"]
+_MESSAGE_KEYS: tuple[_SftKey, ...] = get_args(_SftKey)
 
 
-def bedrock_record(task: Task, opening: list[dict], tools: list[dict]) -> dict:
+def bedrock_record(task: Task, opening: list[Message], tools: list[ToolSchema]) -> dict[str, Any]:
     """One Bedrock RFT record: a task's opening messages, its reference answer and the tools."""
-    record = {"id": task.id, "messages": opening, "reference_answer": task.answer}
+    record: dict[str, Any] = {"id": task.id, "messages": opening, "reference_answer": task.answer}
     if tools:
         record["tools"] = tools
     if task.metadata:
@@ -33,14 +38,16 @@ def bedrock_record(task: Task, opening: list[dict], tools: list[dict]) -> dict:
     return record
 
 
-def tasks_to_bedrock(env, tasks: Iterable[Task]) -> Iterator[dict]:
+def tasks_to_bedrock(env: ChatEnv, tasks: Iterable[Task]) -> Iterator[dict[str, Any]]:
     """Bedrock RFT records of ``tasks``, with the openings ``env.reset`` gives."""
     for task in tasks:
         opening, info = env.reset(options={"task": task})
         yield bedrock_record(task, opening, info.get("tools") or [])
 
 
-def trajectories_to_bedrock(trajectories: Iterable[Trajectory], find_task) -> Iterator[dict]:
+def trajectories_to_bedrock(
+    trajectories: Iterable[Trajectory], find_task: Callable[[Trajectory], Task]
+) -> Iterator[dict[str, Any]]:
     """Bedrock RFT records of the tasks played in ``trajectories`` (each task once), with the
     opening messages (up to the first assistant message) and tools the episodes had.
     ``find_task(traj) -> Task`` supplies the reference answer."""
@@ -53,7 +60,7 @@ def trajectories_to_bedrock(trajectories: Iterable[Trajectory], find_task) -> It
         yield bedrock_record(find_task(traj), traj.messages[:first], traj.tools)
 
 
-def sft_records(trajectories: Iterable[Trajectory], threshold: float = 1.0) -> Iterator[dict]:
+def sft_records(trajectories: Iterable[Trajectory], threshold: float = 1.0) -> Iterator[dict[str, Any]]:
     """OpenAI chat fine-tuning records of the episodes without error whose reward is >= ``threshold``."""
     for traj in trajectories:
         if traj.error is None and traj.reward >= threshold:
@@ -64,7 +71,7 @@ def sft_records(trajectories: Iterable[Trajectory], threshold: float = 1.0) -> I
             yield {"messages": messages, **({"tools": traj.tools} if traj.tools else {})}
 
 
-def write_jsonl(records: Iterable[dict], out: str | os.PathLike) -> int:
+def write_jsonl(records: Iterable[dict[str, Any]], out: str | os.PathLike[str]) -> int:
     """Write ``records`` as JSON lines to ``out``; returns how many."""
     count = 0
     with open(out, "w", encoding="utf-8") as f:

@@ -6,6 +6,10 @@ transcript through the rubric (:func:`~rftgym.rewards.replay.score_transcript`) 
 episode with new turn rewards and components, outcome, total and ``metadata["rescored"]``. The
 messages, tokens and timings stay as they were. Group-scope terms (e.g. a judge ranking a group's
 samples) are applied here, once each group is complete.
+
+Terms that read the live env (``needs_env``: a database, a sandbox's test run) cannot be
+recomputed from a file: their recorded values are kept, and :func:`kept_terms` names them so the
+CLI says so before it starts.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 import gymnasium
 
-from rftgym.envs.tasks import Task
+from rftgym.envs.core import ChatEnv
+from rftgym.envs.registry import chat_env
 from rftgym.rewards.replay import score_transcript
 from rftgym.rewards.rubric import RewardContext, Rubric
 from rftgym.trajectories import Trajectory, TrajectoryWriter, read_trajectories
+from rftgym.types import Task
 
 
 def load_rubric(spec: str) -> Rubric:
@@ -51,13 +57,13 @@ class EnvTasks:
     def __init__(self) -> None:
         import rftgym.envs  # noqa: F401  (registers the built-in envs)
 
-        self._envs: dict[str, gymnasium.Env] = {}
+        self._envs: dict[str, ChatEnv] = {}
 
-    def env(self, env_id: str) -> gymnasium.Env:
+    def env(self, env_id: str) -> ChatEnv:
         if env_id not in self._envs:
             try:
-                self._envs[env_id] = gymnasium.make(env_id).unwrapped
-            except gymnasium.error.Error as e:
+                self._envs[env_id] = chat_env(gymnasium.make(env_id))
+            except (gymnasium.error.Error, TypeError) as e:
                 raise ValueError(f"cannot make env {env_id!r} to look up its tasks: {e}") from None
         return self._envs[env_id]
 
@@ -80,6 +86,7 @@ def rescore(
     *,
     tasks: Callable[[Trajectory], Task] | None = None,
     label: str = "",
+    notice: Callable[[str], None] | None = None,
 ) -> Iterator[Trajectory]:
     """The episodes with every reward recomputed, in the same order.
 
@@ -88,6 +95,8 @@ def rescore(
         rubric: The rubric to apply; None: each episode's env's own rubric.
         tasks: ``tasks(traj) -> Task``; default: looked up through the env registry.
         label: Recorded as ``metadata["rescored"]["rubric"]``.
+        notice: Told, before the first episode of an env is rescored, which of its rubric's
+            terms read the live env and so keep their recorded values.
 
     An episode that did not end (an error cut it short) gets no outcome, as when it was played.
     When the rubric has group terms, the episodes are held until the end and each group is scored
@@ -96,14 +105,20 @@ def rescore(
     lookup = EnvTasks()
     find_task = tasks or lookup.task
     pending: list[tuple[Trajectory, Rubric, RewardContext | None]] = []
+    announced: set[str] = set()
     for traj in trajectories:
         active = rubric or lookup.rubric(traj.env_id)
+        if notice and active.env_terms() and traj.env_id not in announced:
+            announced.add(traj.env_id)
+            notice(f"{traj.env_id}: kept as recorded, they read the live env: {', '.join(active.env_terms())}")
         scored = score_transcript(
             active,
             find_task(traj),
             traj.messages,
             turn_indices=[t.message_index for t in traj.turns],
             tool_errors=[t.tool_errors for t in traj.turns],
+            recorded=[t.reward_components for t in traj.turns],
+            recorded_outcome=traj.outcome_components,
             outcome=traj.terminated or traj.truncated,
             trajectory=traj,
         )
@@ -135,9 +150,15 @@ def _score_groups(pending: list[tuple[Trajectory, Rubric, RewardContext | None]]
 
 
 def rescore_file(
-    src: str | os.PathLike, out: str | os.PathLike, rubric: Rubric | None = None, *, label: str = ""
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    rubric: Rubric | None = None,
+    *,
+    label: str = "",
+    notice: Callable[[str], None] | None = None,
 ) -> int:
-    """Rescore every episode of ``src`` into a new file ``out`` (which must not exist); returns the count."""
+    """Rescore every episode of ``src`` into a new file ``out`` (which must not exist); returns
+    the count. ``label`` and ``notice`` are :func:`rescore`'s."""
     if os.path.exists(out):
         raise ValueError(f"{out} exists; rescore writes a new file")
     partial = f"{out}.partial"  # renamed once complete: a failed rescore leaves no half file at `out`
@@ -146,7 +167,7 @@ def rescore_file(
     count = 0
     try:
         with TrajectoryWriter(partial) as writer:
-            for traj in rescore(read_trajectories(src), rubric, label=label):
+            for traj in rescore(read_trajectories(src), rubric, label=label, notice=notice):
                 writer.write(traj)
                 count += 1
     except BaseException:

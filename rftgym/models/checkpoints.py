@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 MARKER = "rftgym_checkpoint.json"
 
 
-def checkpoint_info(path: str | Path) -> dict | None:
+def checkpoint_info(path: str | Path) -> dict[str, Any] | None:
     """The marker of a complete checkpoint folder (``version``, ``step``), or None if it is not one."""
     marker = Path(path) / MARKER
     try:
