@@ -4,7 +4,6 @@ from rftgym.trajectories.io import (
     TrajectoryFileError,
     TrajectoryWriter,
     completed_ids,
-    is_trajectory_file,
     read_trajectories,
     validate_file,
 )
@@ -18,7 +17,6 @@ __all__ = [
     "TrajectoryWriter",
     "Turn",
     "completed_ids",
-    "is_trajectory_file",
     "pass_at_k",
     "pass_hat_k",
     "read_trajectories",
