@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium
 
 from rftgym.agents import ChatPolicy
-from rftgym.envs import ChatEnv
+from rftgym.envs import chat_env
 from rftgym.rollout import rollout
 from rftgym.serving import ModelServer
 from rftgym.training.advantages import AdvantageOptions
@@ -77,9 +77,7 @@ def train_online(
     config.temperature = online.temperature
     trainer = GRPOTrainer(config, resume=resume)
     start = trainer.checkpoint_dir / f"step-{trainer.step:06d}" if trainer.step else trainer.base_path
-    env = gymnasium.make(online.env_id, **online.env_kwargs).unwrapped
-    if not isinstance(env, ChatEnv):
-        raise TypeError(f"{online.env_id} is not a rftgym ChatEnv: the online loop needs its tasks")
+    env = chat_env(gymnasium.make(online.env_id, **online.env_kwargs))
     train_tasks = env.tasks("train", online.steps * online.tasks_per_step)
     env.close()
     rollouts = trainer.output_dir / "rollouts"
