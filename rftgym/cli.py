@@ -11,7 +11,9 @@
     rftgym train FILE... --model PATH_OR_ID|tiny [--output-dir DIR]   GRPO on trajectory files
     rftgym sandbox build-image|gc|selftest        the Docker code sandbox: image, leaked containers, hostile suite
 
-Errors a user can cause (unknown env, unreachable endpoint, bad file) print one line and exit 2.
+Errors a user can cause (unknown env, unreachable endpoint or a model it does not serve, bad file,
+a number out of range, an --out that would be written by surprise) print one line and exit 2,
+writing nothing. A rollout in which every episode failed exits 1.
 """
 
 from __future__ import annotations
@@ -35,9 +37,60 @@ class UserError(Exception):
     """A mistake in the command line or its inputs: printed as one line, exit status 2."""
 
 
+# Range of each numeric flag (argparse dest -> lowest, highest; None: no bound). A flag that
+# several commands share has one range. Checked in main, before any command runs.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "num_train": (0, None),
+    "num_tasks": (1, None),
+    "group_size": (1, None),
+    "concurrency": (1, None),
+    "max_turns": (1, None),
+    "max_tokens": (1, None),
+    "temperature": (0, None),
+    "limit": (1, None),
+    "port": (0, 65535),
+    "max_batch_size": (1, None),
+    "default_max_tokens": (1, None),
+    "steps": (1, None),
+    "tasks_per_step": (1, None),
+    "val_every": (0, None),
+    "val_tasks": (1, None),
+    "gamma": (0, 1),
+    "batch_size": (1, None),
+    "micro_batch_size": (1, None),
+    "epochs": (1, None),
+    "kl_coef": (0, None),
+    "max_length": (1, None),
+    "save_every": (0, None),
+    "lora_rank": (0, None),
+}
+_POSITIVE = ("timeout", "turn_timeout", "episode_timeout", "lr")  # more than 0
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    """One line naming the first numeric flag out of range (the rollout API says the same)."""
+    import math
+
+    for dest, value in vars(args).items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        flag = "--" + dest.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value}")
+        if dest in _POSITIVE and not value > 0:
+            unit = " seconds" if "timeout" in dest else ""
+            raise UserError(f"{flag} must be more than 0{unit}, got {value}")
+        low, high = _RANGES.get(dest, (None, None))
+        if low is not None and high is not None and not low <= value <= high:
+            raise UserError(f"{flag} must be between {low} and {high}, got {value}")
+        if low is not None and value < low:
+            raise UserError(f"{flag} must be at least {low}, got {value}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_ranges(args)
         return args.func(args)
     except UserError as e:
         console.print(f"[red]error:[/] {e}", highlight=False)
@@ -114,7 +167,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--episode-timeout", type=float, default=1800.0, help="seconds one episode may take in all")
     p.add_argument("--out", type=Path, help="trajectory file (default: runs/<env>-<time>.jsonl)")
-    p.add_argument("--resume", action="store_true", help="skip the episodes already in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue --out: skip its finished episodes, play again those recorded with an error "
+        "(refused if --out holds another env, model or sampling, unless --force)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="without --resume: OVERWRITE an existing --out (by default it is refused); with --resume: "
+        "continue a file of another env, model or sampling. Never appends to a non-trajectory file",
+    )
     p.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets and sampling")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rollout)
@@ -155,7 +219,8 @@ def _parser() -> argparse.ArgumentParser:
         help="bedrock-rft: prompts + reference_answer (+ tools) for Bedrock/Nova RFT; "
         "openai-sft: the successful episodes as chat fine-tuning data",
     )
-    p.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
+    p.add_argument("--out", type=Path, required=True, help="the JSONL file to write (refused if it exists)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.add_argument("--env", help="bedrock-rft from an env's tasks instead of files, e.g. rftgym/MathTools-v0")
     p.add_argument("--split", default="train", help="with --env: the task split (default: train)")
     p.add_argument("--num-tasks", type=int, help="with --env: the first N tasks of the split")
@@ -308,7 +373,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
     from rftgym.agents import make_policy
     from rftgym.envs import chat_env
-    from rftgym.rollout import rollout
+    from rftgym.rollout import check_out, rollout
     from rftgym.trajectories import read_trajectories, stats_table, summarize
 
     env_id = _check_env_id(args.env_id)
@@ -321,6 +386,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         raise UserError("--resume needs --out FILE (the file to continue)")
     out = args.out or Path("runs") / f"{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    oracle_env = None
     try:
         # The oracle reads the reference solutions through one env instance of its own.
         oracle_env = chat_env(gymnasium.make(env_id, **env_kwargs)) if args.policy == "oracle" else None
@@ -336,13 +402,21 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             seed=args.seed,
             timeout=args.timeout,
         )
+        check_out(out, env_id, policy.describe(), resume=args.resume, force=args.force)
     except (TypeError, ValueError) as e:
+        if oracle_env is not None:
+            oracle_env.close()
         raise UserError(str(e)) from None
     if hasattr(policy, "check"):
         try:
-            asyncio.run(policy.check())
+            served = asyncio.run(policy.check())
         except Exception as e:
             raise UserError(str(e)) from None
+        if isinstance(served, list) and args.model not in served:
+            raise UserError(
+                f"endpoint {args.base_url} does not serve model {args.model!r}; it serves: "
+                f"{', '.join(map(repr, served)) or 'no model'}"
+            )
     try:
         result = rollout(
             env_id,
@@ -355,6 +429,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             seed=args.seed,
             resume=args.resume,
+            force=args.force,
             progress=not args.no_progress,
             turn_timeout=args.turn_timeout,
             episode_timeout=args.episode_timeout,
@@ -364,21 +439,28 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     finally:
         if oracle_env is not None:
             oracle_env.close()
-    if result.written + result.skipped:
-        Console().print(stats_table(summarize(read_trajectories(out))))
+    if result.written:  # this run's episodes only: the file may hold earlier runs' too
+        played = set(result.episode_ids)
+        Console().print(stats_table(summarize(t for t in read_trajectories(out, latest_only=True) if t.id in played)))
     note = " (interrupted: run again with --resume to finish)" if result.interrupted else ""
     console.print(
         f"{result.written} episodes written, {result.skipped} already there, "
         f"{result.errors} with errors -> {out}{note}",
         highlight=False,
     )
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 130
+    if result.written and result.errors == result.written:
+        first = " ".join((result.first_error or "unknown error").split())[:300]
+        console.print(f"[red]error:[/] every episode failed; the first: {first}", highlight=False)
+        return 1
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from rftgym.trajectories import stats_table, summarize
 
-    summary = summarize(_read_all(args.files), success_threshold=args.threshold)
+    summary = summarize(_read_all(args.files, latest_only=True), success_threshold=args.threshold)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -452,6 +534,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError("give trajectory files or --env ENV_ID (not both)")
     if args.env and args.format != "bedrock-rft":
         raise UserError("--env exports task prompts, which only --format bedrock-rft takes")
+    if args.out.is_dir():
+        raise UserError(f"{args.out} is a folder, not a file")
+    if args.out.exists() and args.out.stat().st_size and not args.force:
+        raise UserError(f"{args.out} already exists and is not empty; --force overwrites it")
     try:
         if args.env:
             import gymnasium
@@ -461,9 +547,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             env = chat_env(gymnasium.make(_check_env_id(args.env)))
             records = export.tasks_to_bedrock(env, env.tasks(args.split, args.num_tasks))
         elif args.format == "bedrock-rft":
-            records = export.trajectories_to_bedrock(_read_all(args.files), EnvTasks().task)
+            records = export.trajectories_to_bedrock(_read_all(args.files, latest_only=True), EnvTasks().task)
         else:
-            records = export.sft_records(_read_all(args.files), args.threshold)
+            records = export.sft_records(_read_all(args.files, latest_only=True), args.threshold)
         kept = list(records)[: args.limit]
         warning = export.check_bedrock_size(len(kept)) if args.format == "bedrock-rft" else None
     except (KeyError, TypeError, ValueError) as e:
@@ -593,14 +679,15 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
     return 0
 
 
-def _read_all(paths: list[Path]) -> list:
+def _read_all(paths: list[Path], *, latest_only: bool = False) -> list:
+    """The episodes of every file; with ``latest_only``, each id's last line only (its result)."""
     from rftgym.trajectories import TrajectoryFileError, read_trajectories
 
     trajectories = []
     for path in paths:
         _check_file(path)
         try:
-            trajectories += list(read_trajectories(path))
+            trajectories += list(read_trajectories(path, latest_only=latest_only))
         except TrajectoryFileError as e:
             raise UserError(f"{e} (run `rftgym validate {path}` to list every bad line)") from None
     return trajectories

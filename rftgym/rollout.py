@@ -6,7 +6,15 @@ awaited on the event loop and ``env.step`` runs in a worker thread, so a slow st
 simulated user's LLM call) never blocks the other episodes. An episode is written, whole and
 flushed, the moment it ends; one that fails (endpoint down after retries, env exception, time
 limit) is written with its error and the run goes on. ``resume=True`` skips the episodes a file
-already holds; Ctrl-C stops the run with every finished episode kept.
+already holds with a result and plays again those whose last line records an error (the last line
+of an id is its result, see :mod:`rftgym.trajectories.io`); Ctrl-C stops the run with every
+finished episode kept.
+
+The output file is never written by surprise: an existing non-empty ``out`` is refused without
+``resume`` (``force=True`` overwrites it), a file that is not a trajectory file is never appended
+to, and ``resume`` refuses a file whose episodes come from another env, model or sampling unless
+``force=True``. These refusals, and arguments out of range, raise ``ValueError`` before anything
+is written; the CLI prints the same words.
 """
 
 from __future__ import annotations
@@ -27,9 +35,17 @@ import gymnasium
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rftgym._compat import within
-from rftgym.agents.base import Policy, TaskPolicy
+from rftgym.agents.base import ContextLengthExceeded, Policy, TaskPolicy
 from rftgym.envs.registry import chat_env
-from rftgym.trajectories import Trajectory, TrajectoryWriter, Turn, completed_ids, read_trajectories
+from rftgym.trajectories import (
+    Trajectory,
+    TrajectoryWriter,
+    Turn,
+    completed_ids,
+    is_trajectory_file,
+    read_trajectories,
+)
+from rftgym.trajectories.schema import SCHEMA
 from rftgym.types import ResetInfo, StepRecord, Task
 
 T = TypeVar("T")
@@ -47,6 +63,8 @@ class RolloutResult:
     reward_sum: float = 0.0
     interrupted: bool = False
     pending: int = 0
+    episode_ids: list[str] = field(default_factory=list)  # the episodes this run wrote, in order
+    first_error: str | None = None  # "Type: message" of the first episode that failed
 
     @property
     def mean_reward(self) -> float:
@@ -91,6 +109,7 @@ def rollout(
     concurrency: int = 8,
     seed: int = 0,
     resume: bool = False,
+    force: bool = False,
     episode_timeout: float = 1800.0,
     turn_timeout: float = 600.0,
     progress: bool = True,
@@ -102,7 +121,7 @@ def rollout(
     result = RolloutResult(Path(out), run_id or uuid.uuid4().hex[:12])
     run = arollout(
         env_id, policy, out, env_kwargs=env_kwargs, split=split, num_tasks=num_tasks, task_ids=task_ids,
-        group_size=group_size, concurrency=concurrency, seed=seed, resume=resume,
+        group_size=group_size, concurrency=concurrency, seed=seed, resume=resume, force=force,
         episode_timeout=episode_timeout, turn_timeout=turn_timeout, progress=progress, result=result,
         make_env=make_env,
     )  # fmt: skip
@@ -126,6 +145,7 @@ async def arollout(
     concurrency: int = 8,
     seed: int = 0,
     resume: bool = False,
+    force: bool = False,
     episode_timeout: float = 1800.0,
     turn_timeout: float = 600.0,
     progress: bool = True,
@@ -146,17 +166,29 @@ async def arollout(
         group_size: Episodes per task (the samples of one group).
         concurrency: Episodes played at the same time.
         seed: Base of the per-episode reset seeds (each episode's seed also depends on its id).
-        resume: Skip the episodes ``out`` already holds (and repair a line cut by a crash).
+        resume: Skip the episodes ``out`` already holds with no error, play again those whose
+            last line records one (and repair a line cut by a crash).
+        force: Without ``resume``: overwrite an existing ``out``. With ``resume``: continue a file
+            whose episodes come from another env, model or sampling. Never appends to a file that
+            is not a trajectory file.
         episode_timeout: Seconds one episode may take in all before it is cut off.
         turn_timeout: Seconds one turn (policy call plus env step) may take.
         progress: Show a progress bar on stderr with live mean reward and error count.
         result: Fill this result object in place (so a caller still has it after Ctrl-C); its
             ``run_id`` names the run.
         make_env: Build envs with this instead of ``gymnasium.make(env_id, **env_kwargs)``.
+
+    Raises:
+        ValueError: An argument out of range, or ``out`` refused (see the module docstring).
     """
+    check_rollout_args(
+        num_tasks=num_tasks, group_size=group_size, concurrency=concurrency,
+        episode_timeout=episode_timeout, turn_timeout=turn_timeout,
+    )  # fmt: skip
+    out = Path(out)
+    check_out(out, env_id, policy.describe(), resume=resume, force=force)
     env_kwargs = dict(env_kwargs or {})
     make_env = make_env or functools.partial(gymnasium.make, env_id, **env_kwargs)
-    out = Path(out)
     result = result or RolloutResult(out, uuid.uuid4().hex[:12])
     done = completed_ids(out) if resume else set()
     if resume and done:
@@ -172,6 +204,8 @@ async def arollout(
     queue = [e for e in episodes if e.id not in done]
     result.pending = len(queue)
     queue.reverse()  # pop() from the end, in task order
+    if force and not resume and out.exists():
+        out.write_bytes(b"")  # overwrite: checked above, and only now that the tasks are known
 
     meta = {"split": split, "env_kwargs": env_kwargs, "seed": seed}
     executor = concurrent.futures.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="rftgym-env")
@@ -201,6 +235,62 @@ async def arollout(
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
     return result
+
+
+def check_rollout_args(
+    *,
+    num_tasks: int | None = None,
+    group_size: int = 1,
+    concurrency: int = 1,
+    episode_timeout: float = 1.0,
+    turn_timeout: float = 1.0,
+    timeout: float | None = None,
+) -> None:
+    """Raise ``ValueError`` naming the first argument out of range (the CLI prints the same words,
+    with its flag names)."""
+    for name, value in (("num_tasks", num_tasks), ("group_size", group_size), ("concurrency", concurrency)):
+        if value is not None and not value >= 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    for name, seconds in (("episode_timeout", episode_timeout), ("turn_timeout", turn_timeout), ("timeout", timeout)):
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"{name} must be more than 0 seconds, got {seconds}")
+
+
+def check_out(out: Path, env_id: str, policy: dict[str, Any], *, resume: bool, force: bool) -> None:
+    """Refuse, with ``ValueError``, an ``out`` the run would write by surprise: an existing
+    non-empty file without ``resume`` or ``force``; a file that is not a trajectory file with
+    ``resume``; with ``resume``, a file of another env, model or sampling, unless ``force``."""
+    if not out.exists() or out.stat().st_size == 0:
+        return
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder, not a trajectory file")
+    if not resume:
+        if force:
+            return
+        raise ValueError(f"{out} already exists and is not empty; --resume continues it, --force overwrites it")
+    if not is_trajectory_file(out):
+        raise ValueError(
+            f'{out} is not a trajectory file (its first line is not a JSON object with "schema": '
+            f'"{SCHEMA}"); refusing to append to it'
+        )
+    if force:
+        return
+    now = _run_key(env_id, policy)
+    for traj in read_trajectories(out, errors="skip"):
+        before = _run_key(traj.env_id, traj.policy)
+        for what, old, new in zip(("env", "model", "sampling"), before, now, strict=True):
+            if old != new:
+                raise ValueError(
+                    f"{out} holds episodes of another {what} ({old}, not {new}); use another --out, "
+                    "or --force to continue it anyway"
+                )
+
+
+def _run_key(env_id: str, policy: dict[str, Any]) -> tuple[str, str, str]:
+    """The env, the model and the sampling of a run, as comparable text."""
+    model = policy.get("model") or policy.get("name") or "?"
+    sampling = ", ".join(f"{k}={v}" for k, v in sorted((policy.get("sampling") or {}).items())) or "none"
+    return env_id, str(model), sampling
 
 
 async def _play(
@@ -277,6 +367,8 @@ async def _play(
     except EpisodeTimeout as e:
         traj.truncated, traj.termination_reason = True, "time_limit"
         traj.error = {"type": "EpisodeTimeout", "message": str(e)}
+    except ContextLengthExceeded:  # the model's context is full: a truncation (the model's doing), no outcome
+        traj.truncated, traj.termination_reason = True, "context_length"
     except Exception as e:  # an endpoint or env failure is recorded, never fatal to the run
         traj.termination_reason = "error"
         traj.error = {"type": type(e).__name__, "message": str(e) or repr(e)}
@@ -327,6 +419,9 @@ def _count(result: RolloutResult, traj: Trajectory) -> None:
     result.pending -= 1
     result.reward_sum += traj.reward
     result.errors += traj.error is not None
+    result.episode_ids.append(traj.id)
+    if traj.error is not None and result.first_error is None:
+        result.first_error = f"{traj.error.get('type', 'Error')}: {traj.error.get('message', '')}"
 
 
 @contextlib.contextmanager

@@ -205,7 +205,8 @@ def test_env_arg_reaches_gymnasium_make(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert all(len(l["turns"]) == 1 for l in read_lines(out))
-    result = rftgym("rollout", MATH, "--policy", "noop", "--env-arg", "no_such_arg=1", "--out", str(out))
+    other = tmp_path / "e2.jsonl"  # a new file: an existing --out is refused before the env is made
+    result = rftgym("rollout", MATH, "--policy", "noop", "--env-arg", "no_such_arg=1", "--out", str(other))
     assert result.returncode == 2 and "no_such_arg" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -235,6 +235,6 @@ def test_without_docker_episodes_are_recorded_with_the_error(tmp_path):
         timeout=120,
         env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1 and "every episode failed; the first: DockerUnavailable" in done.stderr, done.stderr
     errors = [line["error"] for line in read_lines(out)]
     assert len(errors) == 2 and all(e["type"] == "DockerUnavailable" and "dockerd" in e["message"] for e in errors)

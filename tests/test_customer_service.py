@@ -17,7 +17,7 @@ from rftgym.cli import main
 from rftgym.envs.customer_service.db import fingerprint
 from rftgym.envs.customer_service.lint import lint_task
 from rftgym.envs.customer_service.scenarios import TaskSuite
-from rftgym.envs.customer_service.users import STOP, ScriptedCustomer, is_affirmative
+from rftgym.envs.customer_service.users import GIVE_UP, STOP, ScriptedCustomer, communicates, is_affirmative
 from rftgym.types import Message, assistant_message, tool_call
 
 DOMAINS = ["rftgym/Retail-v0", "rftgym/Airline-v0"]
@@ -351,3 +351,28 @@ def test_scripted_customer_answers_like_a_customer():
     assert customer.reply("It's done. Is there anything else I can help you with?").endswith(STOP)
     assert customer.reply("Your order is on its way.").endswith(STOP)
     assert is_affirmative("Yes, please go ahead.") and not is_affirmative("No, don't do that.")
+
+
+@pytest.mark.parametrize("garbage", ["", "   ", "!!! ???", "xkcd qwrt zzz", "\ufffd\ufffd 42"])
+def test_the_scripted_customer_does_not_leave_satisfied_after_a_reply_that_says_nothing(garbage):
+    task = make().tasks("test")[0]
+    customer = ScriptedCustomer(task)
+    again = customer.reply(garbage)
+    assert STOP not in again and task.prompt in again  # it asks again
+    assert customer.reply("Could you tell me your email?") == customer.identify  # a real reply resets it
+    assert STOP not in customer.reply(garbage)
+    assert customer.reply(garbage) == GIVE_UP and customer.satisfied is False
+    assert not communicates(garbage) and communicates("Done.") and communicates("Ваш заказ отменён")
+
+
+def test_an_agent_that_says_nothing_communicates_nothing():
+    """Even on a task that requires no strings to be said, replies that communicate nothing score
+    ``outputs_communicated`` 0 and the customer leaves unsatisfied on the second one."""
+    env = make()
+    task = next(t for t in env.tasks("test") if t.metadata["kind"] == "write" and not t.answer)
+    env.reset(options={"task": task})
+    obs, _, terminated, _, _ = env.step(assistant_message("..."))
+    assert not terminated and obs[-1]["content"].startswith("Sorry, I didn't understand")
+    obs, _, terminated, _, info = env.step(assistant_message("zzz"))
+    assert terminated and obs[-1]["content"] == GIVE_UP and info["termination_reason"] == "user_stop"
+    assert info["outcome_components"]["outputs_communicated"] == 0.0 and info["outcome_reward"] == 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
+import urllib.error
 import urllib.request
 
 import openai
@@ -146,6 +148,107 @@ def test_bad_requests_get_clear_errors(client):
         client.chat.completions.create(model="tiny", messages=[])
     with pytest.raises(openai.NotFoundError, match="not served here"):
         client.chat.completions.create(model="gpt-9", messages=USER)
+
+
+def test_top_logprobs_are_the_likeliest_tokens_with_the_sampled_ones_logprob(client):
+    reply = client.chat.completions.create(
+        model="tiny", messages=USER, temperature=0, max_tokens=6, logprobs=True, top_logprobs=3
+    )
+    for entry in reply.choices[0].logprobs.content:
+        assert len(entry.top_logprobs) == 3
+        values = [t.logprob for t in entry.top_logprobs]
+        assert values == sorted(values, reverse=True) and all(v <= 0 for v in values)
+        assert entry.top_logprobs[0].token == entry.token, "greedy: the sampled token is the likeliest"
+        assert entry.top_logprobs[0].logprob == pytest.approx(entry.logprob)
+    plain = client.chat.completions.create(model="tiny", messages=USER, temperature=0, max_tokens=6, logprobs=True)
+    assert all(entry.top_logprobs == [] for entry in plain.choices[0].logprobs.content)
+    with pytest.raises(openai.BadRequestError, match="top_logprobs must be between 0 and 20"):
+        client.chat.completions.create(model="tiny", messages=USER, logprobs=True, top_logprobs=21)
+    with pytest.raises(openai.BadRequestError, match="top_logprobs needs logprobs"):
+        client.chat.completions.create(model="tiny", messages=USER, top_logprobs=2)
+
+
+def test_unsupported_fields_are_refused_and_neutral_ones_accepted(client):
+    neutral = client.chat.completions.create(
+        model="tiny",
+        messages=USER,
+        max_tokens=2,
+        stream=False,
+        tool_choice="auto",
+        frequency_penalty=0,
+        presence_penalty=0.0,
+        user="me",
+        response_format={"type": "text"},
+        extra_body={"metadata": {"run": "x"}, "logit_bias": None},
+    )
+    assert neutral.choices[0].finish_reason in ("stop", "length")
+    refused = {
+        "frequency_penalty": (0.5, "frequency_penalty=0.5 is not supported; only 0 is"),
+        "stream": (True, "stream=true is not supported; only false is"),
+        "tool_choice": ("required", 'tool_choice="required" is not supported'),
+        "top_k": (20, "unsupported field 'top_k'"),
+        "response_format": ({"type": "json_object"}, "response_format="),
+    }
+    for key, (value, message) in refused.items():
+        with pytest.raises(openai.BadRequestError, match=message.replace("(", "\\(")):
+            client.chat.completions.create(model="tiny", messages=USER, max_tokens=2, extra_body={key: value})
+
+
+def _get(url: str, method: str = "GET") -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        assert error.headers["Content-Type"].startswith("application/json")
+        return error.code, json.loads(error.read())
+
+
+def test_health_and_json_errors_on_every_route(server):
+    root = server.base_url.removesuffix("/v1")
+    assert _get(root + "/health") == (200, {"status": "ok", "model": "tiny", "weights_version": "0"})
+    status, body = _get(root + "/v1/nothing")
+    assert status == 404 and body["error"]["code"] == 404 and "/v1/nothing" in body["error"]["message"]
+    status, body = _get(server.base_url + "/chat/completions")  # GET on a POST route
+    assert status == 405 and body["error"]["type"] == "invalid_request_error"
+    status, body = _get(server.base_url + "/models", method="DELETE")
+    assert status == 405 and "DELETE" in body["error"]["message"]
+
+
+def test_a_request_whose_client_disconnects_stops_being_decoded(tmp_path):
+    import aiohttp
+
+    with ModelServer(str(tiny_model_path()), served_name="tiny", default_max_tokens=100_000) as server:
+        calls = []
+        generate = server.generator.generate
+
+        def recording(prompts, params, cancelled=None):
+            def slowly(row):  # a big model's pace: 1000 tokens take 10 s unless the client goes
+                time.sleep(0.01)
+                return cancelled(row)
+
+            completions = generate(prompts, params, slowly)
+            calls.append([c.finish_reason for c in completions])
+            return completions
+
+        server.generator.generate = recording
+        server.generator.eos_token_ids = set()  # the only ends: the budget, or the client leaving
+        long_request = {"model": "tiny", "messages": USER, "max_tokens": 1000, "temperature": 1.0, "seed": 0}
+
+        async def give_up():
+            async with aiohttp.ClientSession() as session:
+                with pytest.raises(asyncio.TimeoutError):
+                    await session.post(
+                        server.base_url + "/chat/completions",
+                        json=long_request,
+                        timeout=aiohttp.ClientTimeout(total=0.5),
+                    )
+
+        asyncio.run(give_up())
+        client = openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0)
+        reply = client.chat.completions.create(model="tiny", messages=USER, max_tokens=3)  # still serving
+        assert reply.choices[0].finish_reason in ("stop", "length", "tool_calls")
+        assert calls[0] == ["cancelled"], "the abandoned generation ended early"
 
 
 def test_concurrent_requests_are_batched_and_match_unbatched_answers(server):

@@ -213,6 +213,49 @@ def test_advantage_estimators():
     assert batch.skipped == {"error": 1} and [e.id for e in batch.episodes] == ["a", "b"]
 
 
+@pytest.mark.parametrize("reward", [0.0, 0.1, 1 / 3, 1e9])
+def test_a_group_of_equal_rewards_gets_exactly_zero_advantage(reward):
+    # 0.1 * 3 / 3 != 0.1 in floats: without care, mean subtraction and a std of ~1e-17 + eps
+    # turn the rounding error into a spurious advantage.
+    group = [_episode(x, MULTI_TURN[:3], reward=reward) for x in "abc"]
+    assert grpo_advantages(group, AdvantageOptions()) == [[0.0]] * 3
+    assert turn_advantages(group, AdvantageOptions(gamma=0.9)) == [[0.0]] * 3
+    assert grpo_advantages(group[:1], AdvantageOptions()) == [[0.0]], "a lone episode"
+
+
+def test_zero_variance_groups_are_counted_and_a_batch_without_signal_takes_no_step(tmp_path, caplog):
+    even = [_episode(x, MULTI_TURN[:3], reward=0.1, group="even") for x in "ab"]
+    varied = [
+        _episode("c", MULTI_TURN[:3], reward=0.0, group="varied"),
+        _episode("d", MULTI_TURN, reward=1.0, group="varied"),
+    ]
+    batch = trajectories_to_tensors(even + varied, _tokenizer())
+    assert batch.groups == ["even", "varied"] and batch.zero_variance_groups == ["even"]
+    assert batch.has_signal() and not batch.has_signal(torch.tensor([0, 1]))
+    trainer = GRPOTrainer(TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path, learning_rate=1e-3))
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    with caplog.at_level("WARNING", logger="rftgym.training.trainer"):
+        skipped = trainer.train_step(batch, torch.tensor([0, 1]))
+    assert skipped == {"train/skipped": 1.0, "train/groups": 1.0, "train/zero_variance_groups": 1.0}
+    assert trainer.step == 0 and not trainer.optimizer.state, "no optimizer step"
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert "step 1 skipped: no learning signal" in caplog.text
+    assert not trainer.metrics.path.read_text(), "a skipped step writes no metrics line"
+    taken = trainer.train_step(batch)
+    assert trainer.step == 1 and taken["train/zero_variance_groups"] == 1.0 and taken["train/groups"] == 2.0
+    assert taken["train/skipped_steps"] == 1.0 and read_metrics(trainer.metrics.path)[0]["train/skipped_steps"] == 1.0
+
+
+def test_fit_on_a_batch_without_signal_takes_no_step(tmp_path, caplog):
+    batch = trajectories_to_tensors([_episode(x, MULTI_TURN[:3], reward=1.0) for x in "ab"], _tokenizer())
+    trainer = GRPOTrainer(TrainConfig(model=str(tiny_model_path()), output_dir=tmp_path))
+    steps = []
+    with caplog.at_level("WARNING", logger="rftgym.training.trainer"):
+        history = trainer.fit(batch, on_step=lambda step, metrics: steps.append(step))
+    assert history == [] and steps == [] and trainer.step == 0
+    assert "1 of 1 groups have zero reward variance" in caplog.text and "skipped" in caplog.text
+
+
 def _varied_batch(count: int = 8):
     episodes = [
         _episode(

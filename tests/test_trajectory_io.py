@@ -429,7 +429,12 @@ def test_completed_ids(tmp_path):
     path = tmp_path / "out.jsonl"
     assert completed_ids(path) == set()
     path.write_text(line_of(make_traj(0)) + "\n" + line_of(errored_traj(1)) + "\n" + line_of(make_traj(2))[:50])
-    assert completed_ids(path) == {"task-0#0", "task-1#0"}
+    assert completed_ids(path) == {"task-0#0"}  # an errored episode is played again on resume
+    replays = [make_traj(0), errored_traj(1), make_traj(1), errored_traj(0)]
+    path.write_text("".join(line_of(t) + "\n" for t in replays))
+    assert completed_ids(path) == {"task-1#0"}  # the LAST line of an id is its result
+    latest = list(read_trajectories(path, errors="skip", latest_only=True))
+    assert [(t.id, t.error is None) for t in latest] == [("task-1#0", True), ("task-0#0", False)]
 
 
 def test_a_line_cut_inside_a_character_is_a_cut_line(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rftgym._lazy import lazy_exports
-from rftgym.agents.base import Policy, PolicyError, PolicyResponse, TaskPolicy
+from rftgym.agents.base import ContextLengthExceeded, Policy, PolicyError, PolicyResponse, TaskPolicy
 from rftgym.agents.validation import NoopPolicy, Oracle, OraclePolicy
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def make_policy(
 __all__ = [
     "POLICY_NAMES",
     "ChatPolicy",
+    "ContextLengthExceeded",
     "NoopPolicy",
     "Oracle",
     "OraclePolicy",

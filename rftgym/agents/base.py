@@ -40,6 +40,17 @@ class PolicyError(Exception):
     """The policy could not produce a turn (endpoint down after retries, bad request...)."""
 
 
+class ContextLengthExceeded(PolicyError):
+    """The conversation no longer fits the model's context window (the endpoint answered 400
+    with vLLM's "maximum context length" or OpenAI's ``context_length_exceeded``).
+
+    This is the model's limit, not an infrastructure failure: the rollout loop ends the episode
+    as truncated (``termination_reason="context_length"``, no ``error``), keeps its turns and
+    their rewards, and scores no outcome (the env was not stepped, so the outcome reward is 0
+    with no components).
+    """
+
+
 @runtime_checkable
 class Policy(Protocol):
     """What the rollout loop needs from a policy."""

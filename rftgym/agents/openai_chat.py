@@ -3,7 +3,13 @@
 Transient failures (connection errors and resets, timeouts, HTTP 408/429/5xx, a 200 answer that is
 not a chat completion) are retried with jittered exponential backoff; any other HTTP error fails at
 once. Every request, retries included, has a hard deadline. Whatever goes wrong surfaces as one
-:class:`~rftgym.agents.base.PolicyError` with a one-line message.
+:class:`~rftgym.agents.base.PolicyError` with a one-line message; a conversation too long for the
+model's context is :class:`~rftgym.agents.base.ContextLengthExceeded`, a truncation, not a failure.
+
+What the model wrote is the model's, never a failure: a message with undecodable bytes, lone
+surrogates, content of the wrong type, tool calls that are not objects or have no name or
+arguments, is made into a well-formed assistant message (text sanitised, a bad call kept as a call
+the env answers with an error), so the episode goes on and its trajectory line stays valid JSON.
 
 Speed: requests go out over one aiohttp session per event loop and answers are parsed with
 ``json.loads``. The ``openai`` SDK is not on this path: measured against an instant local
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +31,7 @@ import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from rftgym._compat import within
-from rftgym.agents.base import PolicyError, PolicyResponse
+from rftgym.agents.base import ContextLengthExceeded, PolicyError, PolicyResponse
 from rftgym.types import Message, ToolCall, ToolSchema, assistant_message, tool_call
 
 _T = TypeVar("_T")
@@ -136,10 +143,20 @@ class ChatPolicy:
             responses += [batch[0] for batch in more]
         return responses[:n]
 
-    async def check(self) -> None:
+    async def check(self) -> list[str]:
         """Raise PolicyError unless the endpoint answers ``GET /models`` (with the usual retries
-        and deadline)."""
-        await self._retried(self._models)
+        and deadline) with JSON holding a ``data`` list; return the model ids it lists."""
+        raw = await self._retried(self._models)
+        try:
+            data = json.loads(raw)["data"]
+            if not isinstance(data, list):
+                raise TypeError("data is not a list")
+            return [str(model["id"]) for model in data]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PolicyError(
+                f'endpoint {self.base_url}: GET /models did not answer JSON with a "data" list of models '
+                f"({type(exc).__name__}: {exc}); body starts {raw[:80]!r}"
+            ) from None
 
     async def aclose(self) -> None:
         """Close the connections. The policy stays usable: a later call reconnects. Connections
@@ -216,16 +233,17 @@ class ChatPolicy:
             message = f"endpoint {self.base_url} gave no answer within the {self.timeout:g} s deadline{after}"
             raise PolicyError(message) from exc
 
-    async def _models(self) -> None:
-        """One ``GET /models`` attempt."""
-        await self._request("GET", "/models")
+    async def _models(self) -> bytes:
+        """One ``GET /models`` attempt; the body."""
+        return await self._request("GET", "/models")
 
     async def _chat(self, body: dict) -> list[PolicyResponse]:
         """One ``POST /chat/completions`` attempt, parsed."""
         raw = await self._request("POST", "/chat/completions", json.dumps(body).encode())
         try:
-            return _responses(json.loads(raw))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Bytes that are not UTF-8 (a model's broken output) become U+FFFD, not a failure.
+            return _responses(json.loads(raw.decode("utf-8", "replace")))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
             raise _Transient(f"invalid response ({problem}); body starts {raw[:80]!r}") from exc
 
@@ -247,6 +265,10 @@ class ChatPolicy:
         detail = _status_detail(response.status, response.reason, body)
         if response.status in _RETRY_STATUSES or response.status >= 500:
             raise _Transient(detail)
+        if response.status in (400, 413) and _context_overflow(body):
+            raise ContextLengthExceeded(
+                f"endpoint {self.base_url}: the conversation exceeds the model's context: {detail}"
+            )
         raise PolicyError(f"endpoint {self.base_url} rejected {method} {path}: {detail}")
 
 
@@ -293,22 +315,65 @@ def _responses(data: dict) -> list[PolicyResponse]:
 def _assistant_message(raw: dict) -> Message:
     """The plain OpenAI dict of a response message: role, content, tool_calls if any, and the
     reasoning text if the server split one out (``reasoning_content``, or ``reasoning`` as newer
-    vLLM releases name it), stored as ``reasoning_content``."""
-    message = assistant_message(raw.get("content"), [_tool_call(call) for call in raw.get("tool_calls") or []])
+    vLLM releases name it), stored as ``reasoning_content``. Whatever the model wrote becomes a
+    well-formed message (see the module docstring)."""
+    calls = raw.get("tool_calls") or []
+    if not isinstance(calls, list):
+        calls = [calls]
+    content = raw.get("content")
+    message = assistant_message(None if content is None else _text(content), [_tool_call(call) for call in calls])
     if not message.get("tool_calls") and message["content"] is None:
         message["content"] = ""  # a model that said nothing: an empty reply, not a broken one
     reasoning = raw.get("reasoning_content") or raw.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
-        message["reasoning_content"] = reasoning
+        message["reasoning_content"] = _clean(reasoning)
     return message
 
 
-def _tool_call(call: dict) -> ToolCall:
-    function = call["function"]
-    arguments = function.get("arguments")
+def _tool_call(call: Any) -> ToolCall:
+    """One ``tool_calls`` entry as a well-formed call. A malformed one stays a call (its name ""
+    when it has none), so the env answers it with an error the model can read."""
+    if not isinstance(call, dict):
+        return tool_call("", _text(call))
+    function = call.get("function")
+    if not isinstance(function, dict):
+        function = {}
+    name, arguments, call_id = function.get("name"), function.get("arguments"), call.get("id")
     if not isinstance(arguments, str):  # some servers send an object; the API's type is a JSON string
-        arguments = arguments if arguments is not None else {}
-    return tool_call(function["name"], arguments, call.get("id"))
+        arguments = "{}" if arguments is None else _text(arguments)
+    return tool_call(
+        _clean(name) if isinstance(name, str) else "",
+        _clean(arguments),
+        _clean(call_id) if isinstance(call_id, str) and call_id else None,
+    )
+
+
+def _text(value: Any) -> str:
+    """``value`` as text: a string sanitised, the text parts of a list of content parts joined,
+    anything else as JSON (its type name when even that fails)."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, list) and value and all(isinstance(part, dict) for part in value):
+        parts = [part.get("text") for part in value]
+        if all(isinstance(part, str) for part in parts):
+            return _clean("".join(parts))
+    try:
+        return _clean(json.dumps(value, ensure_ascii=False))
+    except (ValueError, TypeError, RecursionError):
+        return f"<{type(value).__name__}>"
+
+
+def _clean(text: str) -> str:
+    """``text`` without lone surrogates (JSON's ``\\ud800`` escapes decode to them, and they
+    cannot be written as UTF-8): each becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _without_reasoning(message: Message) -> Message:
@@ -344,6 +409,16 @@ def _count(token_ids: list[int] | None, logprobs: list[float] | None) -> int | N
 
 
 # ----- describing failures -----
+
+
+def _context_overflow(body: bytes) -> bool:
+    """Whether an error answer says the conversation exceeds the model's context window
+    (OpenAI's code ``context_length_exceeded``; vLLM's "maximum context length" / "maximum model
+    length" messages)."""
+    text = body.decode("utf-8", "replace").lower()
+    return any(
+        marker in text for marker in ("context_length_exceeded", "maximum context length", "maximum model length")
+    )
 
 
 def _status_detail(status: int, reason: str | None, body: bytes) -> str:

@@ -17,7 +17,13 @@ Faults, for retry and reliability tests, are drawn per request: ``"429"``, ``"50
 HTTP status such as ``"400"``, answered with an OpenAI-style error body), ``"drop"`` (the TCP
 connection is aborted without an answer), ``"slow"`` (answer after ``slow_seconds``, past a
 client's deadline) and ``"garbage"`` (status 200 with a body that is not JSON); ``"empty"`` (a
-200 chat completion without choices) can be scripted too.
+200 chat completion without choices) and ``"context_length"`` (vLLM's 400 answer to a prompt over
+the model's context) can be scripted too. ``max_context`` answers that 400 to every request whose
+rendered prompt is longer than that many bytes, like a real server.
+
+For tests of a misbehaving model, ``respond`` may return any message dict as it should go on the
+wire (``tool_calls`` entries that are not objects, content of the wrong type: passed on as they
+are), or ``bytes``: the whole 200 answer body, sent as it is (e.g. bytes that are not UTF-8).
 
 Two ways to run it::
 
@@ -50,7 +56,7 @@ from aiohttp import web
 
 from rftgym._background import BackgroundServer
 
-Responder = Callable[[dict], dict]
+Responder = Callable[[dict], "dict | bytes"]
 
 #: The fault kinds ``fault_rate`` spreads its probability over.
 FAULT_KINDS = ("429", "500", "drop", "slow", "garbage")
@@ -99,6 +105,7 @@ class ScriptedServer(BackgroundServer):
         model: str = "scripted",
         log_size: int = 100,
         max_n: int | None = None,
+        max_context: int | None = None,
     ):
         """Args:
         respond: ``respond(request_json) -> assistant message dict`` (``content`` and/or
@@ -114,11 +121,13 @@ class ScriptedServer(BackgroundServer):
         model: The model ``GET /v1/models`` lists.
         log_size: How many request bodies ``request_log`` keeps.
         max_n: Answer at most this many choices, like servers that ignore ``n``.
+        max_context: Answer vLLM's context-length 400 when the rendered prompt is longer than
+            this many bytes (the byte-level tokenizer's tokens); None: no limit.
         """
         for kind in [*(faults or {}), *(fault_script or [])]:
-            if kind not in (*FAULT_KINDS, "empty", "ok") and not (kind.isdigit() and len(kind) == 3):
+            if kind not in (*FAULT_KINDS, "empty", "context_length", "ok") and not (kind.isdigit() and len(kind) == 3):
                 raise ValueError(
-                    f"unknown fault kind {kind!r}: use an HTTP status or one of {', '.join(FAULT_KINDS)}, empty, ok"
+                    f"unknown fault kind {kind!r}: use an HTTP status or one of {', '.join(FAULT_KINDS)}, empty, context_length, ok"
                 )
         self.respond = respond
         self.host, self.port = host, port
@@ -128,6 +137,7 @@ class ScriptedServer(BackgroundServer):
         self.weights_version = weights_version
         self.model = model
         self.max_n = max_n
+        self.max_context = max_context
         self.requests = 0
         self.fault_counts: dict[str, int] = {}
         self.request_log: collections.deque[dict] = collections.deque(maxlen=log_size)
@@ -210,11 +220,19 @@ class ScriptedServer(BackgroundServer):
                 return web.Response(text='{"id": "chatcmpl-garbage", "choi', content_type="application/json")
             if fault == "empty":
                 return web.json_response({"id": "chatcmpl-empty", "object": "chat.completion", "choices": []})
+            if fault == "context_length":
+                return _context_error(len(_render_prompt(body.get("messages") or []).encode()))
             if fault == "slow":
                 await asyncio.sleep(self.slow_seconds)
             else:
                 return _error(int(fault))
-        return web.Response(body=json.dumps(self.completion(body)).encode(), content_type="application/json")
+        if self.max_context is not None:
+            prompt_tokens = len(_render_prompt(body.get("messages") or []).encode())
+            if prompt_tokens > self.max_context:
+                return _context_error(prompt_tokens, self.max_context)
+        answer = self.completion(body)
+        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        return web.Response(body=data, content_type="application/json")
 
     async def _models(self, request: web.Request) -> web.Response:
         data = [{"id": self.model, "object": "model", "created": 0, "owned_by": "rftgym"}]
@@ -236,20 +254,24 @@ class ScriptedServer(BackgroundServer):
 
     # ----- the answer -----
 
-    def completion(self, request: dict) -> dict:
-        """The ``chat.completion`` answer to a request (no faults)."""
+    def completion(self, request: dict) -> dict | bytes:
+        """The ``chat.completion`` answer to a request (no faults); the body itself when
+        ``respond`` returned bytes."""
         want_logprobs = bool(request.get("logprobs"))
         want_ids = bool(request.get("return_token_ids"))
         choices, completion_tokens = [], 0
         n = int(request.get("n") or 1)
         for index in range(min(n, self.max_n or n)):
-            message = dict(self.respond(request))
+            said = self.respond(request)
+            if isinstance(said, bytes):
+                return said
+            message = dict(said)
             finish_reason = message.pop("finish_reason", None)
             message["role"] = "assistant"
             message.setdefault("content", None)
-            if message.get("tool_calls"):
+            if isinstance(message.get("tool_calls"), list):
                 message["tool_calls"] = [_full_call(call, index, i) for i, call in enumerate(message["tool_calls"])]
-            tokens = _completion_text(message).encode()
+            tokens = _completion_text(message).encode("utf-8", "surrogatepass")  # a model may write lone surrogates
             completion_tokens += len(tokens)
             choice: dict[str, Any] = {
                 "index": index,
@@ -321,12 +343,15 @@ class ServerProcess:
 def _text(content: Any) -> str:
     """The text of a message's content (a string or a list of content parts)."""
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content or ""
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else json.dumps(content) if content is not None else ""
 
 
-def _full_call(call: dict, choice: int, position: int) -> dict:
-    """A tool call with ``id``, ``type`` and string ``arguments`` filled in."""
+def _full_call(call: Any, choice: int, position: int) -> Any:
+    """A tool call with ``id``, ``type`` and string ``arguments`` filled in; a malformed one (not
+    an object, no ``function`` object) as it is."""
+    if not isinstance(call, dict) or not isinstance(call.get("function"), dict):
+        return call
     function = dict(call["function"])
     if not isinstance(function.get("arguments"), str):
         function["arguments"] = json.dumps(function.get("arguments") or {})
@@ -335,11 +360,17 @@ def _full_call(call: dict, choice: int, position: int) -> dict:
 
 def _completion_text(message: dict) -> str:
     """What the byte-level tokenizer counts: the content, then each tool call as JSON."""
-    calls = [
-        json.dumps({"name": c["function"]["name"], "arguments": c["function"]["arguments"]})
-        for c in message.get("tool_calls") or []
-    ]
-    return (message.get("content") or "") + "".join(calls)
+    calls = message.get("tool_calls") or []
+    return _text(message.get("content")) + "".join(_call_text(c) for c in calls if isinstance(calls, list))
+
+
+def _call_text(call: Any) -> str:
+    """One tool call as the tokenizer counts it: its name and arguments as JSON (a malformed
+    call: itself as JSON)."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict):
+        return json.dumps(call)
+    return json.dumps({"name": function.get("name"), "arguments": function.get("arguments")})
 
 
 def _render_prompt(messages: list[dict]) -> str:
@@ -361,6 +392,17 @@ def _error(status: int) -> web.Response:
     kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
     body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
     return web.json_response(body, status=status)
+
+
+def _context_error(prompt_tokens: int, limit: int | None = None) -> web.Response:
+    """vLLM's answer to a prompt longer than the model's context."""
+    limit = limit if limit is not None else max(prompt_tokens - 1, 0)
+    message = (
+        f"This model's maximum context length is {limit} tokens. However, you requested "
+        f"{prompt_tokens} tokens in the messages. Please reduce the length of the messages."
+    )
+    body = {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": 400}
+    return web.json_response(body, status=400)
 
 
 def _parse_faults(text: str) -> dict[str, float]:

@@ -34,7 +34,7 @@ def parse_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
     def take(match: re.Match) -> str:
         try:
             body = json.loads(match.group(1))
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to decode: text, like any bad block
             return match.group(0)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             return match.group(0)
@@ -70,7 +70,7 @@ def parse_text_tool_calls(text: str) -> tuple[str | None, list[ToolCall]]:
 def _is_json(text: str) -> bool:
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -95,10 +95,12 @@ class TextToolPolicy:
             response.message["reasoning_content"] = raw["reasoning_content"]
         return response
 
-    async def check(self) -> None:
-        """The inner policy's endpoint check (CLI preflight), when it has one."""
+    async def check(self) -> list[str] | None:
+        """The inner policy's endpoint check (CLI preflight), when it has one: the model ids the
+        endpoint serves."""
         if hasattr(self.inner, "check"):
-            await self.inner.check()
+            return list(await self.inner.check())
+        return None
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -33,6 +33,10 @@ from rftgym.types import Message, ToolCall, ToolErrorKind, ToolResult, ToolSchem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The longest ``arguments`` string a tool call may have (1 MB of text); a longer one is an
+#: ``invalid_arguments`` error, not decoded.
+MAX_ARGUMENTS_CHARS = 1_000_000
+
 #: The attribute ``@tool`` sets on a function, which :meth:`Toolbox.of` looks for.
 _TOOL_MARK = "__rftgym_tool__"
 
@@ -144,22 +148,35 @@ class Toolbox:
         return [json.loads(json.dumps(t.schema)) for t in self.tools.values()]
 
     def call(self, tool_call: ToolCall | dict[str, Any]) -> ToolResult:
-        """Run one OpenAI ``tool_calls`` entry. Never raises: failures become error tool messages."""
-        call_id = tool_call.get("id", "")
-        function = tool_call.get("function") or {}
+        """Run one OpenAI ``tool_calls`` entry. Never raises: failures become error tool messages,
+        also for an entry that is not an object, arguments over :data:`MAX_ARGUMENTS_CHARS` or
+        nested too deep to decode."""
+        if not isinstance(tool_call, dict):
+            tool_call = {}
+        call_id = tool_call.get("id")
+        call_id = call_id if isinstance(call_id, str) else ""
+        function = tool_call.get("function")
+        function = function if isinstance(function, dict) else {}
         name = function.get("name")
 
         def fail(kind: ToolErrorKind, text: str) -> ToolResult:
             return ToolResult(_tool_message(call_id, name, f"Error: {text}"), kind)
 
-        if name not in self.tools:
+        if not isinstance(name, str) or name not in self.tools:
             known = ", ".join(self.tools) or "none"
             return fail("unknown_tool", f"there is no tool named {name!r}. Available tools: {known}.")
         raw = function.get("arguments") or "{}"
+        if isinstance(raw, str) and len(raw) > MAX_ARGUMENTS_CHARS:
+            return fail(
+                "invalid_arguments",
+                f"the arguments of {name} are {len(raw)} characters long, over the limit of {MAX_ARGUMENTS_CHARS}.",
+            )
         try:
             args = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as e:
             return fail("invalid_json", f"the arguments of {name} are not valid JSON ({e.msg} at position {e.pos}).")
+        except RecursionError:
+            return fail("invalid_json", f"the arguments of {name} are nested too deep to decode.")
         if not isinstance(args, dict):
             return fail("invalid_json", f"the arguments of {name} must be a JSON object, got {type(args).__name__}.")
         target = self.tools[name]

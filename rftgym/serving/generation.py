@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ class SamplingParams:
         max_tokens: Most tokens to generate (the end-of-turn token included).
         stop: Strings that end the completion; the text is cut before the first one found.
         seed: Seed of this row's sampler; None draws a fresh one.
+        top_logprobs: How many of the likeliest tokens to report at each step (0: none).
     """
 
     temperature: float = 1.0
@@ -32,6 +34,7 @@ class SamplingParams:
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -44,13 +47,17 @@ class Completion:
             (temperature 1 for greedy rows), before top-p truncation: the distribution the trainer
             scores at the same temperature.
         text: The decoded completion, without the end-of-turn token and cut before a stop string.
-        finish_reason: ``stop`` (end-of-turn token or stop string) or ``length`` (budget ran out).
+        finish_reason: ``stop`` (end-of-turn token or stop string), ``length`` (budget ran out)
+            or ``cancelled`` (its client went away).
+        top_logprobs: Per sampled token, the ``top_logprobs`` likeliest ``(token, logprob)`` at
+            that step (same distribution as ``logprobs``), likeliest first; empty when not asked.
     """
 
     token_ids: list[int]
     logprobs: list[float]
     text: str
     finish_reason: str
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
 
 
 class Generator:
@@ -78,8 +85,16 @@ class Generator:
         return next(self.model.parameters()).device
 
     @torch.inference_mode()
-    def generate(self, prompts: list[list[int]], params: list[SamplingParams]) -> list[Completion]:
-        """Sample one completion per prompt (row ``i`` uses ``params[i]``)."""
+    def generate(
+        self,
+        prompts: list[list[int]],
+        params: list[SamplingParams],
+        cancelled: Callable[[int], bool] | None = None,
+    ) -> list[Completion]:
+        """Sample one completion per prompt (row ``i`` uses ``params[i]``).
+
+        ``cancelled(i)``, asked after every step, ends row ``i`` early (finish reason
+        ``cancelled``): its client has gone, and once every row has ended decoding stops."""
         rows = len(prompts)
         device = self.device
         width = max(len(p) for p in prompts)
@@ -98,6 +113,8 @@ class Generator:
         top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
+        top: list[list[list[tuple[int, float]]]] = [[] for _ in range(rows)]
+        top_k = min(max(p.top_logprobs for p in params), self.model.config.vocab_size)
         done: list[tuple[str, str] | None] = [None] * rows  # (finish reason, text) once a row ends
 
         from transformers import DynamicCache
@@ -110,11 +127,17 @@ class Generator:
             log_probs = scaled.log_softmax(-1)
             chosen = self._choose(log_probs, top_p, greedy, rngs)
             picked = log_probs.gather(1, chosen[:, None]).squeeze(1).tolist()
+            best = log_probs.topk(top_k, dim=-1) if top_k else None
             for i, token in enumerate(chosen.tolist()):
                 if done[i] is None:
                     tokens[i].append(token)
                     logprobs[i].append(picked[i])
+                    if best is not None and params[i].top_logprobs:
+                        k = params[i].top_logprobs
+                        top[i].append(list(zip(best.indices[i, :k].tolist(), best.values[i, :k].tolist())))
                     done[i] = self._finished(tokens[i], params[i])
+                    if done[i] is None and cancelled is not None and cancelled(i):
+                        done[i] = ("cancelled", self._text(tokens[i]))
             if all(done):
                 break
             attention = torch.cat([attention, attention.new_ones((rows, 1))], dim=1)
@@ -123,7 +146,7 @@ class Generator:
                 input_ids=chosen[:, None], attention_mask=attention, position_ids=positions, use_cache=True, **cache
             )
         ends = [end or ("length", self._text(row)) for end, row in zip(done, tokens)]
-        return [Completion(tokens[i], logprobs[i], text, finish) for i, (finish, text) in enumerate(ends)]
+        return [Completion(tokens[i], logprobs[i], text, finish, top[i]) for i, (finish, text) in enumerate(ends)]
 
     @staticmethod
     def _choose(

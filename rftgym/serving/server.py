@@ -8,12 +8,22 @@ Routes:
   parsers do), and ``<tool_call>{json}</tool_call>`` blocks in the rest come back as
   ``tool_calls`` (see :func:`completion_message`). Honours
   ``n``, ``temperature`` (0 = greedy), ``top_p``, ``max_tokens`` (or ``max_completion_tokens``),
-  ``stop``, ``seed`` (choice ``i`` samples with ``seed + i``), ``logprobs``, and vLLM's ``return_token_ids`` (top-level
-  ``prompt_token_ids``, per-choice ``token_ids``). Every answer carries ``weights_version``
-  (also as ``system_fingerprint``).
+  ``stop``, ``seed`` (choice ``i`` samples with ``seed + i``), ``logprobs``, ``top_logprobs``
+  (0-20), and vLLM's ``return_token_ids`` (top-level ``prompt_token_ids``, per-choice
+  ``token_ids``). Every answer carries ``weights_version`` (also as ``system_fingerprint``).
+  Fields that change nothing here are accepted: ``user``, ``metadata``, ``store``, and the
+  neutral value (or null) of ``stream`` (false), ``tool_choice`` ("auto"), ``parallel_tool_calls``
+  (true), ``frequency_penalty`` and ``presence_penalty`` (0), ``logit_bias`` ({}),
+  ``response_format`` ({"type": "text"}) (:data:`NEUTRAL`). Any other field, or another value of
+  those, is answered with HTTP 400 naming it: a setting the caller believes in is never ignored.
+  A request whose client disconnects stops being decoded (its rows end at the next step).
+* ``GET /health``: ``{"status": "ok", "model", "weights_version"}`` once the server listens.
 * ``GET /v1/models``: the served model.
 * ``GET /v1/weights``: ``{"weights_version", "path"}``; ``POST /v1/weights`` with
   ``{"path": CHECKPOINT}`` loads new weights (hot reload) and answers with the new version.
+
+Every error, on every route (an unknown path: 404, a wrong method: 405), is an OpenAI-style JSON
+body ``{"error": {"message", "type", "code"}}``.
 
 Concurrent requests are decoded together: a batcher takes every waiting request (up to
 ``max_batch_size`` rows, a request with ``n`` choices being ``n`` rows) into one batch, after
@@ -50,6 +60,40 @@ from rftgym.types import Message, assistant_message
 
 #: The block a reasoning model opens its completion with (Qwen3, DeepSeek-R1; the tiny template).
 THINK_START, THINK_END = "<think>", "</think>"
+
+
+#: Request fields the chat route reads.
+SUPPORTED = frozenset(
+    {
+        "model",
+        "messages",
+        "tools",
+        "n",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "seed",
+        "logprobs",
+        "top_logprobs",
+        "return_token_ids",
+    }
+)
+#: Fields accepted without effect: bookkeeping for the caller.
+IGNORED = frozenset({"user", "metadata", "store"})
+#: Fields accepted when null or at the value that changes nothing (the only thing served).
+NEUTRAL: dict[str, Any] = {
+    "stream": False,
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+    "frequency_penalty": 0,
+    "presence_penalty": 0,
+    "logit_bias": {},
+    "response_format": {"type": "text"},
+}
+#: The most ``top_logprobs`` a request may ask (OpenAI's limit).
+MAX_TOP_LOGPROBS = 20
 
 
 class BadRequest(ValueError):
@@ -187,12 +231,14 @@ class ModelServer(BackgroundServer):
 
     async def serve(self) -> str:
         """Start listening on the running event loop; returns (and sets) ``base_url``."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_json_errors])
+        app.router.add_get("/health", self._health)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/weights", self._weights)
         app.router.add_post("/v1/weights", self._load_weights)
-        base_url = await self.listen(app, shutdown_timeout=0.5)
+        # handler_cancellation: a client that disconnects cancels its handler, so its job is dropped.
+        base_url = await self.listen(app, shutdown_timeout=0.5, handler_cancellation=True)
         self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._batcher())]
         if self.watch is not None:
@@ -213,19 +259,29 @@ class ModelServer(BackgroundServer):
         while True:
             await self._wake.wait()
             await asyncio.sleep(self.batch_window)
+            while self._pending and self._pending[0].future.done():  # its client went away
+                self._pending.popleft()
+            if not self._pending:
+                self._wake.clear()
+                continue
             jobs = [self._pending.popleft()]
             rows = len(jobs[0].params)
             while self._pending and rows + len(self._pending[0].params) <= self.max_batch_size:
-                jobs.append(self._pending.popleft())
-                rows += len(jobs[-1].params)
+                job = self._pending.popleft()
+                if not job.future.done():
+                    jobs.append(job)
+                    rows += len(job.params)
             if not self._pending:
                 self._wake.clear()
             prompts = [job.prompt for job in jobs for _ in job.params]
             params = [p for job in jobs for p in job.params]
+            gone = [job.future.done for job in jobs for _ in job.params]  # asked from the worker thread
             version = self.weights_version
             self.batches += 1
             try:
-                completions = await loop.run_in_executor(self._executor, self.generator.generate, prompts, params)
+                completions = await loop.run_in_executor(
+                    self._executor, self.generator.generate, prompts, params, lambda row, gone=gone: gone[row]()
+                )
             except Exception as exc:  # noqa: BLE001 - answered as HTTP 500 to the batch's requests
                 for job in jobs:
                     if not job.future.done():
@@ -259,8 +315,7 @@ class ModelServer(BackgroundServer):
                 return _error(
                     404, f"model {body.get('model')!r} is not served here; this server has {self.model_name!r}"
                 )
-            if body.get("stream"):
-                raise BadRequest("stream is not supported")
+            _check_fields(body)
             prompt = render_ids(self.tokenizer, _messages(body), body.get("tools") or None)
             params = self._params(body, len(prompt))
         except (BadRequest, ValueError, TypeError) as exc:
@@ -271,7 +326,7 @@ class ModelServer(BackgroundServer):
         self._pending.append(job)
         self._wake.set()
         try:
-            completions, version = await job.future
+            completions, version = await job.future  # cancelled with the handler when the client goes
         except Exception as exc:  # noqa: BLE001
             return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
         return web.json_response(self._completion(body, prompt, completions, version))
@@ -290,12 +345,19 @@ class ModelServer(BackgroundServer):
                 f"({self.generator.model.config.max_position_embeddings})"
             )
         seed = _number(body, "seed", None, int, lambda v: True, "")
+        top_logprobs = _number(
+            body, "top_logprobs", 0, int, lambda v: 0 <= v <= MAX_TOP_LOGPROBS, f"between 0 and {MAX_TOP_LOGPROBS}"
+        )
+        if top_logprobs and not body.get("logprobs"):
+            raise BadRequest("top_logprobs needs logprobs: true")
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else stop
         if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
             raise BadRequest("stop must be a string or a list of non-empty strings")
         return [
-            SamplingParams(temperature, top_p, min(max_tokens, room), stop, None if seed is None else seed + i)
+            SamplingParams(
+                temperature, top_p, min(max_tokens, room), stop, None if seed is None else seed + i, top_logprobs
+            )
             for i in range(n)
         ]
 
@@ -333,7 +395,11 @@ class ModelServer(BackgroundServer):
             "finish_reason": "tool_calls" if called else completion.finish_reason,
         }
         if want_logprobs:
-            entries = [self._logprob_entry(t, lp) for t, lp in zip(completion.token_ids, completion.logprobs)]
+            tops = completion.top_logprobs or [[] for _ in completion.token_ids]
+            entries = [
+                {**self._logprob_entry(t, lp), "top_logprobs": [self._logprob_entry(*pair) for pair in best]}
+                for t, lp, best in zip(completion.token_ids, completion.logprobs, tops)
+            ]
             choice["logprobs"] = {"content": entries}
         if want_ids:
             choice["token_ids"] = completion.token_ids
@@ -342,6 +408,9 @@ class ModelServer(BackgroundServer):
     def _logprob_entry(self, token: int, logprob: float) -> dict[str, Any]:
         text = self.tokenizer.decode([token], skip_special_tokens=False)
         return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "model": self.model_name, "weights_version": self.weights_version})
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -404,6 +473,17 @@ def _messages(body: dict[str, Any]) -> list[Message]:
     return messages
 
 
+def _check_fields(body: dict[str, Any]) -> None:
+    """BadRequest for the first field the server would otherwise ignore (see the module doc)."""
+    for key, value in body.items():
+        if key in SUPPORTED or key in IGNORED or value is None:
+            continue
+        if key not in NEUTRAL:
+            raise BadRequest(f"unsupported field {key!r}; this server reads {', '.join(sorted(SUPPORTED))}")
+        if value != NEUTRAL[key] or isinstance(value, bool) is not isinstance(NEUTRAL[key], bool):
+            raise BadRequest(f"{key}={json.dumps(value)} is not supported; only {json.dumps(NEUTRAL[key])} is")
+
+
 def _number(body: dict[str, Any], key: str, default: Any, kind: type, ok: Callable[[Any], bool], rule: str) -> Any:
     value = body.get(key)
     if value is None:
@@ -415,8 +495,25 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type, ok: Callab
     return kind(value)
 
 
+@web.middleware
+async def _json_errors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """Every route's errors as JSON: aiohttp's own (404 unknown path, 405 wrong method, 413 too
+    large) and anything a handler raised (500)."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+    except Exception as exc:  # noqa: BLE001 - answered, not raised: a client always gets JSON
+        return _error(500, f"{type(exc).__name__}: {exc}")
+
+
 def _error(status: int, message: str) -> web.Response:
-    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "server_error")
+    kind = {400: "invalid_request_error", 404: "not_found_error", 405: "invalid_request_error"}.get(
+        status, "server_error"
+    )
     return web.json_response({"error": {"message": message, "type": kind, "code": status}}, status=status)
 
 

@@ -21,7 +21,8 @@ class AdvantageOptions:
     Attributes:
         gamma: Discount of later turns' rewards in per-turn returns (``turn``).
         normalize_std: Divide by the group's standard deviation after subtracting its mean.
-        eps: Added to the standard deviation, so a group of equal rewards gives 0, not NaN.
+        eps: Added to the standard deviation (of a group whose values differ: a group of equal
+            values gives exactly 0, never NaN or a rounding artefact).
     """
 
     gamma: float = 1.0
@@ -46,7 +47,11 @@ def register_advantage(name: str) -> Callable[[AdvantageFn], AdvantageFn]:
 
 
 def _normalise(values: np.ndarray, options: AdvantageOptions) -> np.ndarray:
-    """Subtract the mean (and divide by the population std); a lone value gets 0."""
+    """Subtract the mean (and divide by the population std). Equal values (a lone one included)
+    get exactly 0: their mean can differ from them by a rounding error, which the division by a
+    near-zero std would blow up into a spurious signal."""
+    if not len(values) or values.max() == values.min():
+        return np.zeros_like(values)
     centred = values - values.mean()
     return centred / (values.std() + options.eps) if options.normalize_std else centred
 

@@ -93,6 +93,9 @@ class TrainingBatch:
         drift: Episodes left out for drift.
         skipped: Episodes left out for other reasons, by reason (``error``, ``no_turns``, ``too_long``).
         split_episodes: Episodes whose endpoint token ids did not join into one row.
+        groups: Group ids of the episodes left after errors and empty episodes, in order.
+        zero_variance_groups: Group ids whose advantages are all exactly zero (every episode
+            scored the same): they carry no learning signal.
         temperature: The sampling temperature all trained episodes record (``policy.sampling``),
             None when unknown or mixed: the trainer must score tokens at the temperature they
             were sampled at.
@@ -108,10 +111,18 @@ class TrainingBatch:
     drift: list[Drift] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     split_episodes: int = 0
+    groups: list[str] = field(default_factory=list)
+    zero_variance_groups: list[str] = field(default_factory=list)
     temperature: float | None = None
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
+
+    def has_signal(self, rows: torch.Tensor | slice | None = None) -> bool:
+        """Whether any sampled token of ``rows`` (all by default) has a non-zero advantage: a
+        step without one would only move the weights through the KL term and the optimizer's state."""
+        index = slice(None) if rows is None else rows
+        return bool((self.advantages[index][self.loss_mask[index]] != 0).any())
 
     def rows(self, index: torch.Tensor | slice) -> dict[str, torch.Tensor]:
         """The tensors of some rows, trimmed to their longest row (a micro-batch)."""
@@ -177,8 +188,12 @@ def trajectories_to_tensors(
     rows: list[_Row] = []
     row_episode: list[int] = []
     batch = TrainingBatch()  # tensors filled in at the end; drift recorded as episodes are read
-    for group in groups.values():
-        for traj, turn_advantages in zip(group, ADVANTAGES[advantage](group, options)):
+    for group_id, group in groups.items():
+        group_advantages = ADVANTAGES[advantage](group, options)
+        batch.groups.append(group_id)
+        if all(a == 0.0 for episode in group_advantages for a in episode):
+            batch.zero_variance_groups.append(group_id)
+        for traj, turn_advantages in zip(group, group_advantages):
             episode_rows = _episode_rows(traj, turn_advantages, tokenizer, eos, batch)
             if episode_rows is None:
                 continue

@@ -7,6 +7,10 @@ and swaps the new weights into the endpoint (from memory, the trainer and the en
 process and one worker thread). Every ``val_every`` steps (and before the first) it plays the test
 split once per task at temperature 0 and logs ``val-score/rewards/mean@1``. A run stopped at any
 point continues from its last checkpoint with ``resume=True``.
+
+A step whose groups all scored evenly (every advantage 0) has no signal: the trainer refuses it,
+and the loop plays the same tasks again into ``step-NNNNNN-retryK.jsonl``, at most
+``MAX_NO_SIGNAL_RETRIES`` times before it stops with an error that says so.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from rftgym.training.advantages import AdvantageOptions
 from rftgym.training.data import TrainingBatch, trajectories_to_tensors
 from rftgym.training.trainer import GRPOTrainer, TrainConfig
 from rftgym.trajectories import read_trajectories
+
+#: Fresh samples of a step's tasks the loop draws when a step has no signal, before it gives up.
+MAX_NO_SIGNAL_RETRIES = 3
 
 
 @dataclass
@@ -89,15 +96,15 @@ def train_online(
     ) as server:
         policy = ChatPolicy(server.base_url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
         greedy = ChatPolicy(server.base_url, "policy", temperature=0.0, max_tokens=online.max_tokens)
+        retries, extra = 0, {}  # extra: the step's validation, kept over its retries
         while trainer.step < online.steps:
             step = trainer.step
-            extra = {}
-            if online.val_every and step % online.val_every == 0:
+            if online.val_every and step % online.val_every == 0 and not retries:
                 extra["val-score/rewards/mean@1"] = _validate(
                     online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed
                 )
             tasks = train_tasks[step * online.tasks_per_step : (step + 1) * online.tasks_per_step]
-            out = rollouts / f"step-{step:06d}.jsonl"
+            out = rollouts / (f"step-{step:06d}-retry{retries}.jsonl" if retries else f"step-{step:06d}.jsonl")
             rollout(
                 online.env_id,
                 policy,
@@ -106,7 +113,7 @@ def train_online(
                 task_ids=[t.id for t in tasks],
                 group_size=online.group_size,
                 concurrency=online.concurrency,
-                seed=config.seed + step,
+                seed=config.seed + step + 1000 * retries,
                 resume=True,
                 progress=False,
             )
@@ -114,7 +121,17 @@ def train_online(
             if not len(batch):
                 raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
             # The trainer runs on the server's worker thread: one thread for all torch work (see run_on_worker).
-            history.append(server.run_on_worker(trainer.train_step, batch, extra_metrics=extra))
+            metrics = server.run_on_worker(trainer.train_step, batch, extra_metrics=extra)
+            if metrics.get("train/skipped"):
+                retries += 1
+                if retries > MAX_NO_SIGNAL_RETRIES:
+                    raise RuntimeError(
+                        f"step {step}: no learning signal in {retries} samples of its tasks "
+                        "(every group scored evenly); the tasks are too easy or too hard for this policy"
+                    )
+                continue
+            retries, extra = 0, {}
+            history.append(metrics)
             checkpoint = server.run_on_worker(trainer.save_checkpoint)
             # The checkpoint's weights are in memory here (a LoRA model's are merged only on disk).
             weights = None if config.lora_rank else trainer.model.state_dict()

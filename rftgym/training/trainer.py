@@ -16,6 +16,7 @@ else the model's before the step. KL to the reference (the starting model) uses 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from rftgym.models.checkpoints import latest_checkpoint, write_marker
 from rftgym.models.tiny import resolve_model
 from rftgym.training.data import TrainingBatch
 from rftgym.training.metrics import MetricsLog, plot_metrics
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -122,6 +125,7 @@ class GRPOTrainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.step = 0
+        self.skipped_steps = 0  # steps refused for lack of signal (see train_step)
         if checkpoint is not None:
             state = torch.load(checkpoint / "trainer_state.pt", map_location=self.device, weights_only=True)
             self.optimizer.load_state_dict(state["optimizer"])
@@ -138,13 +142,22 @@ class GRPOTrainer:
         self, batch: TrainingBatch, on_step: Callable[[int, dict[str, float]], None] | None = None
     ) -> list[dict[str, float]]:
         """Train on ``batch`` for ``epochs`` passes of shuffled ``batch_size`` steps; save a final
-        checkpoint and the plots. ``on_step(step, metrics)`` is called after each step. Returns
-        each step's metrics."""
+        checkpoint and the plots. ``on_step(step, metrics)`` is called after each step taken (not
+        after one skipped for lack of signal). Returns the metrics of the steps taken."""
+        if batch.zero_variance_groups:
+            logger.warning(
+                "%d of %d groups have zero reward variance: their advantages are 0 (no learning signal)",
+                len(batch.zero_variance_groups),
+                len(batch.groups),
+            )
         generator = torch.Generator().manual_seed(self.config.seed)
         history = []
         for _ in range(self.config.epochs):
             for rows in torch.randperm(len(batch), generator=generator).split(self.config.batch_size):
-                history.append(self.train_step(batch, rows))
+                metrics = self.train_step(batch, rows)
+                if metrics.get("train/skipped"):
+                    continue
+                history.append(metrics)
                 if on_step is not None:
                     on_step(self.step, history[-1])
                 if self.config.save_every and self.step % self.config.save_every == 0:
@@ -156,9 +169,29 @@ class GRPOTrainer:
     def train_step(
         self, batch: TrainingBatch, rows: torch.Tensor | None = None, extra_metrics: dict[str, float] | None = None
     ) -> dict[str, float]:
-        """One optimizer step over ``rows`` of ``batch`` (all by default); logs and returns its metrics."""
+        """One optimizer step over ``rows`` of ``batch`` (all by default); logs and returns its metrics.
+
+        Rows without signal (every sampled token's advantage is 0) are refused: no optimizer step
+        is taken (it would only move the weights through the KL term and Adam's momentum), the
+        step count stays, a warning says so, and the returned metrics are ``train/skipped: 1``
+        with the group counts. Taken steps report ``train/skipped_steps`` (so far in this run).
+        """
         started = time.perf_counter()
         rows = torch.arange(len(batch)) if rows is None else rows
+        group_ids = {batch.episodes[i].group_id for i in batch.row_episode[rows].tolist()}
+        groups = {
+            "train/groups": float(len(group_ids)),
+            "train/zero_variance_groups": float(len(group_ids.intersection(batch.zero_variance_groups))),
+        }
+        if not batch.has_signal(rows):
+            self.skipped_steps += 1
+            logger.warning(
+                "step %d skipped: no learning signal (every advantage is 0; %d of %d groups have zero reward variance)",
+                self.step + 1,
+                int(groups["train/zero_variance_groups"]),
+                len(group_ids),
+            )
+            return {"train/skipped": 1.0, **groups}
         self.optimizer.zero_grad(set_to_none=True)
         sums = self.accumulate_gradients(batch, rows)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -179,6 +212,8 @@ class GRPOTrainer:
             "perf/tokens_per_s": sums["processed"] / elapsed,
             "perf/step_time_s": elapsed,
             "data/drift_episodes": float(len(batch.drift)),
+            **groups,
+            "train/skipped_steps": float(self.skipped_steps),
             **(extra_metrics or {}),
         }
         if self.ref_model is None:

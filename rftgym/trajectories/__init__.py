@@ -4,6 +4,7 @@ from rftgym.trajectories.io import (
     TrajectoryFileError,
     TrajectoryWriter,
     completed_ids,
+    is_trajectory_file,
     read_trajectories,
     validate_file,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "TrajectoryWriter",
     "Turn",
     "completed_ids",
+    "is_trajectory_file",
     "pass_at_k",
     "pass_hat_k",
     "read_trajectories",

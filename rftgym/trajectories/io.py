@@ -7,6 +7,14 @@ line before appending. Lines reach the OS page cache at once (no user-space buff
 survive the death of the process; surviving a power cut would need an ``fsync``, which we skip.
 
 Readers stream line by line and name ``file:line`` for every bad line.
+
+**The last line of an id is its result.** The file is append-only: ``--resume`` plays again an
+episode whose last line records an infrastructure ``error`` (endpoint, env exception, time limit)
+and appends the new line, leaving the old one in place. So an id may appear on several lines, and
+only its LAST line counts: :func:`completed_ids` returns the ids whose last line has no error, and
+``read_trajectories(path, latest_only=True)`` yields one episode per id, its last line (what
+``rftgym stats`` and ``rftgym export`` summarise). A crash between two lines loses nothing: the
+earlier line stays the result until a later one is whole.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from rftgym.trajectories.schema import Trajectory
+from rftgym.trajectories.schema import SCHEMA, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +161,9 @@ def _encode_line(traj: Trajectory | dict[str, Any]) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def read_trajectories(path: str | os.PathLike, *, errors: str = "raise") -> Iterator[Trajectory]:
+def read_trajectories(
+    path: str | os.PathLike, *, errors: str = "raise", latest_only: bool = False
+) -> Iterator[Trajectory]:
     """Stream the episodes of a trajectory file, one line at a time. Blank lines are ignored.
 
     Args:
@@ -161,14 +171,39 @@ def read_trajectories(path: str | os.PathLike, *, errors: str = "raise") -> Iter
         errors: ``"raise"``: a bad line (not JSON, not an object, wrong schema, a missing or
             mistyped field, a cut last line) raises :class:`TrajectoryFileError` with message
             ``"{path}:{lineno}: {problem}"``. ``"skip"``: bad lines are passed over.
+        latest_only: Yield only the last line of each episode id (its result, see the module
+            docstring), in the order of those last lines. The file is read once, and the episodes
+            are held in memory until the end.
     """
     if errors not in _ERRORS:
         raise ValueError(f"errors must be one of {_ERRORS}, got {errors!r}")
+    latest: dict[str, Trajectory] = {}
     for line in _parse_lines(path):
-        if line.traj is not None:
+        if line.traj is None:
+            if errors == "raise":
+                raise TrajectoryFileError(f"{path}:{line.lineno}: {line.problem}")
+        elif latest_only:
+            latest.pop(line.traj.id, None)  # re-inserted: the order of the last lines
+            latest[line.traj.id] = line.traj
+        else:
             yield line.traj
-        elif errors == "raise":
-            raise TrajectoryFileError(f"{path}:{line.lineno}: {line.problem}")
+    yield from latest.values()
+
+
+def is_trajectory_file(path: str | os.PathLike) -> bool:
+    """Whether the first non-blank line of ``path`` is a JSON object with ``"schema": SCHEMA``
+    (an empty or missing file is not one). Only the first line is read."""
+    try:
+        with open(path, "rb") as f:
+            for raw in f:
+                if raw.strip():
+                    if not raw.endswith(b"\n"):  # the only line, cut by a killed run
+                        return raw.lstrip().startswith(b'{"schema":' + json.dumps(SCHEMA).encode())
+                    data = json.loads(raw)
+                    return isinstance(data, dict) and data.get("schema") == SCHEMA
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def validate_file(path: str | os.PathLike) -> tuple[int, list[str]]:
@@ -177,25 +212,29 @@ def validate_file(path: str | os.PathLike) -> tuple[int, list[str]]:
     Returns:
         The number of good episodes, and one ``"{path}:{lineno}: {problem}"`` string per bad line.
         A second line with an episode id seen before is a problem
-        (``duplicate episode id X (first at line N)``) and is not counted as good.
+        (``duplicate episode id X (first at line N)``) and is not counted as good, unless every
+        earlier line of that id records an ``error`` (a replay by ``--resume``).
     """
     good, problems = 0, []
     first_line: dict[str, int] = {}
     for line in _parse_lines(path):
         if line.traj is None:
             problems.append(f"{path}:{line.lineno}: {line.problem}")
+        elif line.traj.id in first_line and first_line[line.traj.id] < 0:  # earlier lines all failed
+            first_line[line.traj.id] = line.lineno if line.traj.error is None else -line.lineno
         elif line.traj.id in first_line:
             problems.append(
                 f"{path}:{line.lineno}: duplicate episode id {line.traj.id} (first at line {first_line[line.traj.id]})"
             )
         else:
-            first_line[line.traj.id] = line.lineno
+            first_line[line.traj.id] = line.lineno if line.traj.error is None else -line.lineno
             good += 1
     return good, problems
 
 
 def completed_ids(path: str | os.PathLike) -> set[str]:
-    """The ids of the episodes a file already holds (for ``--resume``).
+    """The ids of the episodes a file already holds with a result (for ``--resume``): those whose
+    LAST line has no ``error``. An id whose last line records an error is played again.
 
     A missing file holds none. A cut last line (a killed run) is not an episode and is ignored;
     any other bad line raises :class:`TrajectoryFileError`, since resuming over a damaged file
@@ -203,13 +242,13 @@ def completed_ids(path: str | os.PathLike) -> set[str]:
     """
     if not Path(path).exists():
         return set()
-    ids = set()
+    ok: dict[str, bool] = {}
     for line in _parse_lines(path):
         if line.traj is not None:
-            ids.add(line.traj.id)
+            ok[line.traj.id] = line.traj.error is None
         elif not line.cut:
             raise TrajectoryFileError(f"{path}:{line.lineno}: {line.problem}")
-    return ids
+    return {episode_id for episode_id, good in ok.items() if good}
 
 
 class _Line(NamedTuple):

@@ -18,11 +18,17 @@ Typing rules that keep the files readable by Arrow (and so by ``datasets``):
   instead, so there a key a line lacks reads back as null.
 
 ``datasets.load_dataset("json", data_files=path)`` infers the column types from the first 10 MB
-of a file alone. A field that is null all through that part (``error`` in a run whose first
-failures come later) or a component name first seen after it then fails the load ("Couldn't cast
-array of type struct<...> to null"). The file format is not the problem and stays as it is; pass
-``features=hf_features()`` to read such files: it declares every column, with the free-form and
-name-keyed dicts as ``datasets.Json``.
+of a file alone, and of several files from the first one. A field that is null all through that
+part (``error`` in a run whose first failures come later), a component name first seen after it,
+or another env's components in a later file, then fails the load ("Couldn't cast array of type
+struct<...> to ..."). The file format is not the problem and stays as it is; pass
+``features=hf_features()`` to read large files or any set of files together (other envs,
+policies, errored runs, endpoints with or without token ids, messages with ``reasoning_content``):
+it declares every column, with the free-form and name-keyed dicts as ``datasets.Json``.
+
+``datasets`` (5.2) rewrites the lines of files with ``Json`` columns through pandas' ujson, which
+keeps 10 decimal places of a float: rewards, latencies and timings come back rounded to 1e-10.
+:func:`rftgym.trajectories.read_trajectories` gives the exact values.
 """
 
 from __future__ import annotations
@@ -164,7 +170,7 @@ class Trajectory:
 def hf_features() -> Any:
     """The ``datasets.Features`` of a trajectory file, for ``load_dataset(..., features=...)``.
 
-    Needed for files over ~10 MB (see the module doc). Dicts of free-form or named values
+    Needed for files over ~10 MB and for several files read together (see the module doc). Dicts of free-form or named values
     (``policy``, ``messages``, ``tools``, reward components, ``usage``, ``error``...) are
     ``datasets.Json`` columns: each row gives back the dict as written.
     """

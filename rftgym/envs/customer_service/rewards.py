@@ -12,7 +12,9 @@ Outcome:
 * ``db_match`` (recorded, weight 0): 1.0 when the final database equals the database after the
   reference actions, field by field (the differences are in the final step's ``info["db_diff"]``);
 * ``outputs_communicated`` (recorded, weight 0): 1.0 when the agent said every required string
-  (the ones it did not are in ``info["missing_outputs"]``);
+  (the ones it did not are in ``info["missing_outputs"]``) and told the customer anything at all:
+  an agent whose every reply communicates nothing (empty, gibberish) scores 0 even on a task that
+  requires no strings;
 * ``task_success`` (1.0) = ``db_match`` x ``outputs_communicated``.
 
 An agent that does nothing scores 0: every write task's reference changes the database, and every
@@ -25,7 +27,9 @@ of a stored file keeps the values it recorded. ``outputs_communicated`` is recom
 from __future__ import annotations
 
 from rftgym.envs.customer_service.scenarios import missing_outputs
+from rftgym.envs.customer_service.users import communicates
 from rftgym.rewards import RewardContext, RewardTerm, Rubric, TermFn, tool_call_errors
+from rftgym.types import message_text
 
 #: The per-turn policy-compliance components, counted by the env's audit of each tool call.
 COMPLIANCE = ("unauthenticated_action", "unconfirmed_write", "forbidden_action")
@@ -46,12 +50,14 @@ def db_match(ctx: RewardContext) -> float:
 
 
 def outputs_communicated(ctx: RewardContext) -> float:
-    """1.0 when every required output (``task.answer``) was said by the agent: the env's verdict
-    while it plays, the transcript when a stored episode is rescored."""
+    """1.0 when every required output (``task.answer``) was said by the agent (the env's verdict
+    while it plays, the transcript when a stored episode is rescored) and at least one of the
+    agent's replies to the customer communicates something."""
     missing = (
         ctx.env.verdict()["missing_outputs"] if ctx.env is not None else missing_outputs(ctx.task.answer, ctx.messages)
     )
-    return float(not missing)
+    heard = (message_text(m) for m in ctx.messages if m.get("role") == "assistant" and not m.get("tool_calls"))
+    return float(not missing and any(communicates(text) for text in heard))
 
 
 def task_success(ctx: RewardContext) -> float:

@@ -7,7 +7,9 @@ containing :data:`STOP` ends the episode (the customer is satisfied, or gives up
 
 * :class:`ScriptedCustomer` (the default) needs no model: it confirms what the agent proposes,
   identifies itself when asked, restates its request when asked anything else, and leaves once the
-  agent stops asking questions. Deterministic, so episodes run and test offline.
+  agent stops asking questions. A reply that communicates nothing (empty, gibberish: see
+  :func:`communicates`) is not the end of the conversation: the customer asks again, and after a
+  second such reply in a row it leaves unsatisfied. Deterministic, so episodes run and test offline.
 * :class:`LLMCustomer` is a model behind any OpenAI-compatible endpoint, prompted with the hidden
   instructions. Its failures (endpoint errors, empty answers, breaking role) raise
   :class:`UserSimulatorError`, which the rollout loop records as the episode's error instead of
@@ -58,6 +60,22 @@ _PHRASES = {
 PERSONAS = tuple(_PHRASES)
 #: Questions the scripted customer answers by restating its request before it gives up.
 MAX_RESTATEMENTS = 2
+#: What the scripted customer says to a reply that communicates nothing: first, asking again (a
+#: format string), then, leaving unsatisfied.
+ASK_AGAIN = "Sorry, I didn't understand that. {request}"
+GIVE_UP = "I can't get a clear answer, so I'll try another time. " + STOP
+
+# A word: two or more letters; an ASCII one needs a vowel (or y), so "xkcd qwrt" says nothing.
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_VOWEL = re.compile(r"[aeiouy]", re.I)
+
+
+def communicates(text: str) -> bool:
+    """Whether an agent's reply says anything at all: at least one word (two or more letters,
+    with a vowel when ASCII). Empty text, punctuation, numbers alone, replacement characters and
+    consonant strings do not. A cheap heuristic, not a language model: it only tells a reply
+    from noise."""
+    return any(not word.isascii() or _VOWEL.search(word) for word in _WORD.findall(text))
 
 
 class UserSimulatorError(RuntimeError):
@@ -88,10 +106,27 @@ class ScriptedCustomer:
         self.confirm, identify, restate, self.leave = _PHRASES[task.metadata.get("persona", "polite")]
         self.identify = identify.format(identity=task.metadata["identity"])
         self.restate = restate.format(request=task.prompt)
+        self.ask_again = ASK_AGAIN.format(request=task.prompt)
         self.restated = 0
+        self.unclear = 0  # replies in a row that communicated nothing
         self.identified = False
+        self.satisfied: bool | None = None  # set when it leaves
 
     def reply(self, agent_text: str) -> str:
+        if not communicates(agent_text):
+            self.unclear += 1
+            if self.unclear == 1:
+                return self.ask_again
+            self.satisfied = False
+            return GIVE_UP
+        self.unclear = 0
+        answer = self._answer(agent_text)
+        if answer == self.leave:
+            self.satisfied = True
+        return answer
+
+    def _answer(self, agent_text: str) -> str:
+        """The answer to a reply that communicates something."""
         if _ANYTHING_ELSE.search(agent_text):
             return self.leave
         # Until it has identified itself, any mention of its identity is a request for it
