@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import gymnasium
@@ -32,6 +33,12 @@ class OracleResponder:
 def oracle_policy(env_id: str, **env_kwargs) -> OraclePolicy:
     """The oracle of ``env_id``, reading the reference solutions through an env of its own."""
     return OraclePolicy(gymnasium.make(env_id, **env_kwargs).unwrapped.oracle_action)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: a shell starts background
+    jobs (``make test &``) with SIGINT ignored, and children inherit that; Ctrl-C must reach this one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_lines(path: Path) -> list[dict]:

@@ -10,7 +10,7 @@ import sys
 import time
 from collections import Counter
 
-from conftest import read_lines
+from conftest import default_sigint, read_lines
 
 from rftgym.agents.testing import ScriptedServer
 
@@ -25,7 +25,11 @@ def rftgym(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "rftgym", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "rftgym", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
     )
 
 

@@ -10,7 +10,7 @@ import time
 
 import gymnasium
 import pytest
-from conftest import oracle_policy, read_lines
+from conftest import default_sigint, oracle_policy, read_lines
 
 from rftgym.agents import OraclePolicy
 from rftgym.rollout import rollout
@@ -182,6 +182,7 @@ def start_rollout(out) -> subprocess.Popen:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=default_sigint,
     )
     end = time.monotonic() + 60
     while not (out.exists() and out.read_text().count("\n") >= 3) and time.monotonic() < end:
