@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check install clean sandbox
+.PHONY: demo test check install clean sandbox browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ demo: $(STAMP) sandbox
 sandbox: $(STAMP)
 	PYTHON=$(BIN)/python scripts/ensure-docker.sh
 
+# Debian's chromium and chromium-driver for the report tests (installed with apt-get when missing).
+browser:
+	scripts/ensure-chromium.sh
+
 # Lint, format and type checks first (seconds), then the suite.
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: check sandbox
+test: check sandbox browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -13,14 +13,29 @@ alternately ``--repeat`` times in this process and each one's best run counts; t
 rftgym / TRL. rftgym's training-only tokens/s (its
 ``perf/tokens_per_s`` metric) is printed too, and on a GPU its MFU: 6 x parameters x tokens/s
 (forward and backward; attention FLOPs left out) over the GPU's peak bf16 FLOP/s (``--peak-tflops``).
+
+In the same run: rftgym end to end with packing off (padded micro-batches of ``--micro-batch``
+rows) beside packing on (``--micro-batch-tokens``), and the trainer step alone, with packing on
+and off, in 1 and in 2 processes (``torchrun --nproc-per-node N -m rftgym train`` on the rollouts
+the online run wrote; FSDP2 on gloo or NCCL). Peak memory is printed for each, not asserted: the
+peak resident memory of the process (of the largest process, for torchrun), sampled, and on a GPU
+the peak allocated GPU memory of the in-process runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM
@@ -42,7 +57,34 @@ QWEN_05B = {
 }
 
 
-def run_rftgym(model: Path, out: Path, args: argparse.Namespace) -> tuple[float, float]:
+@contextmanager
+def peak_memory() -> Iterator[dict[str, float]]:
+    """``{"rss_mb": ...}`` filled in on exit: the highest resident memory of this process while
+    the block ran (sampled every 20 ms), and ``gpu_mb`` (peak allocated) on a GPU."""
+    peak = {"rss_mb": 0.0}
+    done = threading.Event()
+
+    def sample() -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not done.is_set():
+            rss = int(Path("/proc/self/statm").read_text().split()[1]) * page / 2**20
+            peak["rss_mb"] = max(peak["rss_mb"], rss)
+            done.wait(0.02)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+        if torch.cuda.is_available():
+            peak["gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+
+
+def run_rftgym(model: Path, out: Path, args: argparse.Namespace, pack: bool = True) -> tuple[float, float]:
     """(end-to-end tokens/s, training-only tokens/s) of rftgym's online loop."""
     online = OnlineConfig(
         "rftgym/Letters-v0",
@@ -59,6 +101,8 @@ def run_rftgym(model: Path, out: Path, args: argparse.Namespace) -> tuple[float,
         learning_rate=args.lr,
         batch_size=args.tasks * args.group,
         micro_batch_size=args.micro_batch,
+        pack=pack,
+        micro_batch_tokens=args.micro_batch_tokens,
     )
     started = time.perf_counter()
     history = train_online(online, config)
@@ -113,6 +157,40 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> float:
     return tokens / elapsed
 
 
+def run_trainer_only(
+    model: Path, rollouts: Path, out: Path, args: argparse.Namespace, processes: int, pack: bool
+) -> tuple[float, float]:
+    """(tokens/s of the trainer step, peak RSS MB of the largest process) of ``rftgym train`` on
+    the rollout files of an online run, under ``torchrun --nproc-per-node processes``."""
+    files = sorted(str(f) for f in rollouts.glob("step-*.jsonl"))
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+        "-m", "rftgym", "train", *files, "--model", str(model), "--output-dir", str(out), "--lr", str(args.lr),
+        "--batch-size", str(args.tasks * args.group), "--micro-batch-size", str(args.micro_batch),
+        "--micro-batch-tokens", str(args.micro_batch_tokens), *([] if pack else ["--no-pack"]),
+    ]  # fmt: skip
+    # A fresh parent per run, so RUSAGE_CHILDREN's peak is this run's largest process alone.
+    probe = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) if done.returncode == 0 "
+        "else sys.exit(done.stdout[-2000:] + done.stderr[-2000:])"
+    )
+    threads = max(1, (os.cpu_count() or 1) // processes)  # the cores split between the processes
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, env=env, check=True)
+    rss_mb = int(done.stdout.split()[-1]) / 1024
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    tokens = sum(m["perf/tokens"] for m in metrics)
+    return tokens / sum(m["perf/tokens"] / m["perf/tokens_per_s"] for m in metrics), rss_mb
+
+
+def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[tuple[float, ...], dict[str, float]]:
+    """``function``'s result as a tuple, and its peak memory (:func:`peak_memory`)."""
+    with peak_memory() as peak:
+        result = function(*args, **kwargs)
+    return (result if isinstance(result, tuple) else (result,)), peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden-size", type=int, default=128, help="model width (Qwen2.5-0.5B: 896)")
@@ -121,7 +199,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=4, help="prompts per step")
     parser.add_argument("--group", type=int, default=8, help="completions per prompt")
     parser.add_argument("--max-tokens", type=int, default=64, help="completion budget")
-    parser.add_argument("--micro-batch", type=int, default=8, help="rftgym rows per forward/backward")
+    parser.add_argument("--micro-batch", type=int, default=8, help="rftgym rows per forward/backward, packing off")
+    parser.add_argument(
+        "--micro-batch-tokens", type=int, default=4096, help="rftgym tokens per packed forward/backward"
+    )
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each trainer, alternated; the best counts")
     parser.add_argument(
@@ -138,19 +219,52 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_model(Path(tmp) / "model", **shape)
         parameters = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model).parameters())
-        runs = []
+        runs: dict[str, list[tuple[tuple[float, ...], dict[str, float]]]] = {"packed": [], "padded": [], "trl": []}
         for i in range(args.repeat):  # alternated, so a load change on the machine hits both alike
-            runs.append(
-                (*run_rftgym(model, Path(tmp) / f"rftgym-{i}", args), run_trl(model, Path(tmp) / f"trl-{i}", args))
+            runs["packed"].append(timed(run_rftgym, model, Path(tmp) / f"rftgym-{i}", args))
+            runs["padded"].append(timed(run_rftgym, model, Path(tmp) / f"padded-{i}", args, pack=False))
+            runs["trl"].append(timed(run_trl, model, Path(tmp) / f"trl-{i}", args))
+        trainer_only = {
+            (processes, pack): run_trainer_only(
+                model,
+                Path(tmp) / "rftgym-0" / "rollouts",
+                Path(tmp) / f"only-{processes}-{pack}",
+                args,
+                processes,
+                pack,
             )
-        ours, ours_train, trl = (max(column) for column in zip(*runs))
+            for processes in (1, 2)
+            for pack in (True, False)
+        }
+    ours, ours_train = (max([r[0][k] for r in runs["packed"]]) for k in (0, 1))
+    padded, padded_train = (max([r[0][k] for r in runs["padded"]]) for k in (0, 1))
+    trl = max([r[0][0] for r in runs["trl"]])
+
+    def memory(name: str) -> str:
+        peaks = [r[1] for r in runs[name]]
+        gpu = f", GPU {max(p['gpu_mb'] for p in peaks):.0f} MB" if "gpu_mb" in peaks[0] else ""
+        return f"peak RSS {max(p['rss_mb'] for p in peaks):.0f} MB{gpu}"
+
     print(
         f"model: random-init Llama, {parameters / 1e6:.1f}M parameters ({shape}); {args.steps} steps of "
-        f"{args.tasks} prompts x {args.group} samples, <= {args.max_tokens} completion tokens"
+        f"{args.tasks} prompts x {args.group} samples, <= {args.max_tokens} completion tokens; best of {args.repeat}"
     )
-    print(f"rftgym online loop: {ours:9.0f} tokens/s end to end ({ours_train:.0f} tokens/s in the trainer step)")
-    print(f"TRL GRPOTrainer:    {trl:9.0f} tokens/s end to end")
-    print(f"ratio rftgym / TRL: {ours / trl:.2f}x")
+    print(
+        f"rftgym online loop, packed:  {ours:9.0f} tokens/s end to end ({ours_train:.0f} tokens/s in the trainer "
+        f"step; {memory('packed')})"
+    )
+    print(
+        f"rftgym online loop, padded:  {padded:9.0f} tokens/s end to end ({padded_train:.0f} tokens/s in the trainer "
+        f"step; {memory('padded')})"
+    )
+    print(f"TRL GRPOTrainer:             {trl:9.0f} tokens/s end to end ({memory('trl')})")
+    print(f"ratio rftgym / TRL: {ours / trl:.2f}x (packing off: {padded / trl:.2f}x)")
+    print("trainer step alone (rftgym train on the packed run's rollouts, torchrun):")
+    for (processes, pack), (tokens_per_s, rss) in trainer_only.items():
+        print(
+            f"  {processes} process{'es' if processes > 1 else '  '}, packing {'on ' if pack else 'off'}: "
+            f"{tokens_per_s:9.0f} tokens/s, peak RSS {rss:.0f} MB per process (largest)"
+        )
     if torch.cuda.is_available():
         print(
             f"MFU of the rftgym trainer step: {6 * parameters * ours_train / (args.peak_tflops * 1e12):.1%} "

@@ -1,19 +1,29 @@
 """``rftgym``: one command per user job.
 
     rftgym envs                                   list the registered envs
-    rftgym envs lint [ENV_ID...]                  check every task of the envs that have a task linter
+    rftgym envs lint [ENV_ID...]                  any env: unique ids, check_env, oracle 1.0, noop 0 (+ its task linter)
     rftgym rollout ENV_ID --base-url URL --model NAME [...]   play episodes, write a trajectory file
     rftgym stats FILE... [--json]                 rewards, pass@k / pass^k, errors, components
+    rftgym baseline ENV_ID --base-url URL --model NAME [-k 8] [--num-tasks N]   Step 0 readiness verdict
     rftgym validate FILE...                       check trajectory files line by line
+    rftgym report FILE...|RUN_DIR [--compare FILE...] --out report.html   one self-contained HTML report
     rftgym rescore FILE --rubric module:attr --out NEW   recompute every reward without the model
     rftgym export [FILE...] --format bedrock-rft|openai-sft --out OUT   fine-tuning datasets
     rftgym serve --model PATH_OR_ID|tiny [--port N] [--watch DIR]   OpenAI-compatible endpoint on transformers
     rftgym train FILE... --model PATH_OR_ID|tiny [--output-dir DIR]   GRPO on trajectory files
     rftgym sandbox build-image|gc|selftest        the Docker code sandbox: image, leaked containers, hostile suite
+    rftgym bridge sagemaker ENV_ID [--port N]      SageMaker AI agent RFT: the env as the job's agent server
+    rftgym mcp serve ENV_ID [--http --port N]      an env's tools as an MCP server (stdio, or Streamable HTTP)
 
 Errors a user can cause (unknown env, unreachable endpoint or a model it does not serve, bad file,
-a number out of range, an --out that would be written by surprise) print one line and exit 2,
-writing nothing. A rollout in which every episode failed exits 1.
+a folder or an unwritable place given for a file, a number out of range, an --out that would be
+written by surprise) print one line and exit 2, writing nothing. A rollout in which every episode
+failed, or that stopped because the endpoint rejected its requests again and again, exits 1.
+A reader that leaves early (``rftgym stats --json f | head``) ends the command quietly.
+
+A user's own env: ``--import MODULE`` (repeatable) imports the module that registers it, or name it
+``MODULE:ENV_ID`` (``rftgym rollout examples.custom_env:units/UnitDesk-v0``). Trajectory files
+record the module, so ``rescore``, ``export`` and ``rollout --resume`` import it again by themselves.
 """
 
 from __future__ import annotations
@@ -63,6 +73,8 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_length": (1, None),
     "save_every": (0, None),
     "lora_rank": (0, None),
+    "micro_batch_tokens": (1, None),
+    "ray_workers": (1, None),
 }
 _POSITIVE = ("timeout", "turn_timeout", "episode_timeout", "lr")  # more than 0
 
@@ -88,13 +100,59 @@ def _check_ranges(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     args = _parser().parse_args(argv)
+    if os.getcwd() not in sys.path:  # --import, MODULE:ENV_ID, --rubric: a module of the current folder
+        sys.path.append(os.getcwd())  # is found, as with `python -m` (appended: it shadows nothing)
     try:
         _check_ranges(args)
-        return args.func(args)
+        args.new_envs = _import_modules(getattr(args, "imports", None) or [])
+        code: int = args.func(args)
+        sys.stdout.flush()  # now, so that a reader that left early is answered below, not at exit
+        return code
     except UserError as e:
-        console.print(f"[red]error:[/] {e}", highlight=False)
+        from rich.markup import escape  # a message may hold brackets: pip install 'rftgym[ray]'
+
+        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
         return 2
+    except BrokenPipeError:  # `rftgym stats --json f | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        return 1  # as rich does when a table meets a closed pipe (Python's own recipe too)
+    except OSError as e:  # a file that could not be read or written half-way (a full disk...)
+        where = f"{e.filename}: " if e.filename else ""
+        console.print(f"[red]error:[/] {where}{e.strerror or e}", highlight=False)
+        return 1
+
+
+def _import_modules(modules: list[str]) -> list[str]:
+    """Import ``--import`` modules; the ids of the envs they registered."""
+    if not modules:
+        return []
+    import gymnasium
+
+    from rftgym.envs.registry import import_env_modules
+
+    before = set(gymnasium.registry)
+    try:
+        import_env_modules(modules)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return sorted(set(gymnasium.registry) - before)
+
+
+def _add_import(parser: argparse.ArgumentParser, *, keep_parent: bool = False) -> None:
+    """``--import MODULE``; ``keep_parent`` for a subcommand, whose default would otherwise
+    replace what its parent command's ``--import`` parsed."""
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=argparse.SUPPRESS if keep_parent else [],
+        metavar="MODULE",
+        help="import MODULE first: the module that registers your env (repeatable); or name the env "
+        "MODULE:ENV_ID. Trajectory files record it: rescore, export and --resume import it again by themselves",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,19 +163,32 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("envs", help="list the registered environments; `envs lint` checks their tasks")
     p.set_defaults(func=cmd_envs)
+    _add_import(p)
     lint = p.add_subparsers(metavar="[lint]").add_parser(
-        "lint", help="check that every task's reference actions are valid, change the database and follow the policy"
+        "lint",
+        help="check an env: task ids unique, gymnasium's check_env, the oracle scores 1.0, doing nothing "
+        "scores 0; plus the env's own task linter (customer service: reference actions valid...)",
     )
     lint.add_argument(
-        "env_ids", nargs="*", metavar="ENV_ID", help="envs to lint (default: every env with a task linter)"
+        "env_ids",
+        nargs="*",
+        metavar="ENV_ID",
+        help="envs to lint, e.g. examples.custom_env:units/UnitDesk-v0 (default: every env with a task "
+        "linter, and those that --import registers)",
     )
+    _add_import(lint, keep_parent=True)
     lint.add_argument(
         "--num-train", type=int, default=100, help="train tasks checked besides the test split (default: 100)"
     )
     lint.set_defaults(func=cmd_envs_lint)
 
     p = sub.add_parser("rollout", help="play episodes of an env with a policy and write a trajectory file")
-    p.add_argument("env_id", help="Gymnasium id, e.g. rftgym/MathTools-v0")
+    p.add_argument(
+        "env_id",
+        help="Gymnasium id, e.g. rftgym/MathTools-v0; MODULE:ENV_ID imports MODULE first "
+        "(your own env: examples.custom_env:units/UnitDesk-v0)",
+    )
+    _add_import(p)
     p.add_argument(
         "--policy",
         default="openai",
@@ -179,8 +250,24 @@ def _parser() -> argparse.ArgumentParser:
         help="without --resume: OVERWRITE an existing --out (by default it is refused); with --resume: "
         "continue a file of another env, model or sampling. Never appends to a non-trajectory file",
     )
-    p.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets and sampling")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="base seed of the episodes' resets (requests carry no sampling seed: one fixed seed would make "
+        "the samples of a group identical)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="play the episodes on rollout workers of a Ray cluster (ADDRESS: auto, HOST:6379, "
+        "ray://HOST:10001; none: start a local Ray); this process still writes --out. "
+        "Needs: pip install 'rftgym[ray]'",
+    )
+    p.add_argument("--ray-workers", type=int, help="with --ray: rollout-worker actors (default: one per node)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("stats", help="summarise trajectory files")
@@ -189,6 +276,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=1.0, help="outcome reward that counts as success (default: 1.0)")
     p.add_argument("--per-task", action="store_true", help="also print one row per task (its group of episodes)")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("report", help="one self-contained HTML report of trajectory files or a training run folder")
+    p.add_argument("files", nargs="+", type=Path, help="trajectory files, or one train/online output folder")
+    p.add_argument("--compare", nargs="+", type=Path, default=[], help="trajectory files to show side by side")
+    p.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file (default: report.html)")
+    p.add_argument("--steps", help="run folder: embed the rollouts of these steps only (e.g. 1,10,20)")
+    p.add_argument("--threshold", type=float, default=1.0, help="outcome reward that counts as success (default: 1.0)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "baseline", help="Step 0 readiness check: pass@k, reward spread and a verdict on a sample of the train split"
+    )
+    p.add_argument("env_id", help="Gymnasium id, e.g. rftgym/MathTools-v0")
+    p.add_argument("--policy", default="openai", choices=["openai", "oracle", "noop"], help="as for rollout")
+    p.add_argument("--base-url", help="the endpoint serving the base model, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", help="model name to request from the endpoint")
+    p.add_argument("--api-key", default="EMPTY", help="API key sent to the endpoint (default: EMPTY)")
+    p.add_argument("-k", type=int, default=8, help="samples per task (default: 8)")
+    p.add_argument("--num-tasks", type=int, default=100, help="train tasks to play (default: 100)")
+    p.add_argument("--split", default="train", help="task split (default: train)")
+    p.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="as for rollout; repeatable")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    p.add_argument("--max-tokens", type=int, help="max tokens per assistant turn")
+    p.add_argument("--concurrency", type=int, default=8, help="episodes played at once (default: 8)")
+    p.add_argument("--out", type=Path, help="trajectory file (default: runs/baseline-<env>-<time>.jsonl)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets (sampling is unseeded)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("validate", help="check trajectory files; lists file:line for every bad line")
     p.add_argument("files", nargs="+", type=Path)
@@ -208,6 +325,7 @@ def _parser() -> argparse.ArgumentParser:
         "theirs with LLMJudge.from_env (sets RFTGYM_JUDGE_BASE_URL)",
     )
     p.add_argument("--judge-model", help="the judge model (sets RFTGYM_JUDGE_MODEL)")
+    _add_import(p)
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("export", help="write a fine-tuning dataset from trajectory files or an env's task split")
@@ -231,6 +349,7 @@ def _parser() -> argparse.ArgumentParser:
         help="openai-sft: the total reward an episode needs to be exported (default: 1.0)",
     )
     p.add_argument("--limit", type=int, help="write at most N records")
+    _add_import(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve a transformers model over an OpenAI-compatible API (needs the train extra)")
@@ -257,7 +376,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="GRPO training on trajectory files, or online on an env (needs the train extra)")
     p.add_argument("files", nargs="*", type=Path, help="trajectory files (or use --online ENV_ID)")
-    p.add_argument("--online", metavar="ENV_ID", help="the online loop: serve the weights, play the env, train, reload")
+    p.add_argument(
+        "--online",
+        metavar="ENV_ID",
+        help="the online loop: serve the weights, play the env, train, reload (MODULE:ENV_ID or --import "
+        "MODULE for your own env)",
+    )
+    _add_import(p)
     p.add_argument("--steps", type=int, default=20, help="--online: optimizer steps in all (default: 20)")
     p.add_argument("--tasks-per-step", type=int, default=8, help="--online: train tasks per step (default: 8)")
     p.add_argument("--group-size", type=int, default=4, help="--online: episodes per task (default: 4)")
@@ -282,7 +407,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=float, default=1.0, help="discount of later turns for --advantage turn")
     p.add_argument("--lr", type=float, default=1e-6, help="learning rate (default: 1e-6)")
     p.add_argument("--batch-size", type=int, default=64, help="token sequences per optimizer step (default: 64)")
-    p.add_argument("--micro-batch-size", type=int, default=8, help="sequences per forward/backward (default: 8)")
+    p.add_argument(
+        "--micro-batch-size", type=int, default=8, help="sequences per forward/backward with --no-pack (default: 8)"
+    )
+    p.add_argument(
+        "--micro-batch-tokens",
+        type=int,
+        default=4096,
+        help="token budget of a packed forward/backward (default: 4096)",
+    )
+    p.add_argument("--no-pack", dest="pack", action="store_false", help="pad rows instead of packing them")
     p.add_argument("--epochs", type=int, default=1, help="passes over the data (default: 1)")
     p.add_argument("--kl-coef", type=float, default=0.0, help="KL penalty to the starting model (default: 0, off)")
     p.add_argument(
@@ -297,6 +431,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-rank", type=int, default=0, help="train LoRA adapters of this rank (needs peft)")
     p.add_argument("--device", help="cuda, cpu... (default: cuda when available)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir")
+    p.add_argument(
+        "--log-to",
+        default="",
+        metavar="TRACKERS",
+        help="also log the metrics to tensorboard, mlflow and/or wandb (comma-separated; files under --output-dir)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of shuffling and initialisation")
     p.set_defaults(func=cmd_train)
 
@@ -320,17 +460,97 @@ def _parser() -> argparse.ArgumentParser:
     q = box.add_parser("selftest", help="attack the live sandbox with hostile code and print what held")
     q.add_argument("--image", help="image to test (default: the sandbox's)")
     q.set_defaults(func=cmd_sandbox_selftest)
+
+    p = sub.add_parser("bridge", help="serve an env where a managed RFT service runs agents: sagemaker")
+    bridges = p.add_subparsers(required=True, metavar="SERVICE")
+    q = bridges.add_parser("sagemaker", help="SageMaker AI agent RFT: GET /health, POST /rollout (one episode each)")
+    q.add_argument("env_id", help="Gymnasium id, e.g. rftgym/MathTools-v0; MODULE:ENV_ID imports MODULE first")
+    _add_import(q)
+    q.add_argument("--host", default="0.0.0.0", help="interface to listen on (default: 0.0.0.0)")
+    q.add_argument("--port", type=int, default=8080, help="TCP port (default: 8080; 0 picks a free one)")
+    q.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="as for rollout; repeatable")
+    q.add_argument("--api-key", default="EMPTY", help="bearer token for the job runtime (default: EMPTY)")
+    q.add_argument("--episode-timeout", type=float, default=1800.0, help="seconds per episode (default: 1800)")
+    q.add_argument("--turn-timeout", type=float, default=600.0, help="seconds per turn (default: 600)")
+    q.set_defaults(func=cmd_bridge_sagemaker)
+
+    p = sub.add_parser("mcp", help="an env's tools as an MCP server (needs the mcp extra)")
+    actions = p.add_subparsers(required=True, metavar="ACTION")
+    q = actions.add_parser("serve", help="serve an env's tools over MCP: stdio (default) or Streamable HTTP")
+    q.add_argument("env_id", help="Gymnasium id, e.g. rftgym/Retail-v0; MODULE:ENV_ID imports MODULE first")
+    _add_import(q)
+    q.add_argument("--task-id", help="reset the env onto this task (default: the first task of --split)")
+    q.add_argument("--split", default="test", help="task split of the default task (default: test)")
+    q.add_argument("--env-arg", action="append", default=[], metavar="KEY=VALUE", help="as for rollout; repeatable")
+    q.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio")
+    q.add_argument("--host", default="127.0.0.1", help="with --http: interface to listen on (default: 127.0.0.1)")
+    q.add_argument("--port", type=int, default=8000, help="with --http: TCP port (default: 8000; 0 picks a free one)")
+    q.set_defaults(func=cmd_mcp_serve)
     return parser
+
+
+def cmd_bridge_sagemaker(args: argparse.Namespace) -> int:
+    from rftgym.bridges.sagemaker import AgentServer
+
+    env_id = _check_env_id(args.env_id)
+    env_kwargs = dict(_parse_env_arg(a) for a in args.env_arg)
+    _check_chat_env(env_id, env_kwargs)
+    server = AgentServer(
+        env_id,
+        env_kwargs=env_kwargs,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        episode_timeout=args.episode_timeout,
+        turn_timeout=args.turn_timeout,
+    )
+    # The first stdout line is the agent server's URL.
+    server.serve_forever(on_ready=lambda url: print(url, flush=True))
+    return 0
+
+
+def cmd_mcp_serve(args: argparse.Namespace) -> int:
+    import gymnasium
+
+    from rftgym.envs import chat_env
+
+    try:
+        from rftgym.bridges import mcp
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    env_id = _check_env_id(args.env_id)
+    env_kwargs = dict(_parse_env_arg(a) for a in args.env_arg)
+    _check_chat_env(env_id, env_kwargs)
+    env = chat_env(gymnasium.make(env_id, **env_kwargs))
+    try:
+        task = env.task_by_id(args.task_id) if args.task_id else env.tasks(args.split, 1)[0]
+    except (KeyError, IndexError) as e:
+        raise UserError(f"no task to serve the tools of: {e}") from None
+    env.reset(seed=0, options={"task": task})
+    try:
+        if args.http:  # the first stdout line is the server's URL
+            mcp.serve_http(env, args.host, args.port, on_ready=lambda url: print(url, flush=True))
+        else:
+            mcp.serve_stdio(env)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        env.close()
+    return 0
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rftgym.envs import registered_envs
+    from rftgym.envs.registry import describe_env
 
     table = Table("id", "description")
     for env_id, description in registered_envs().items():
         table.add_row(env_id, description)
+    for env_id in args.new_envs:  # registered by --import
+        if (about := describe_env(env_id)) is not None:
+            table.add_row(env_id, about)
     Console().print(table)
     return 0
 
@@ -344,28 +564,47 @@ class _Lintable(Protocol):
 
 def cmd_envs_lint(args: argparse.Namespace) -> int:
     import gymnasium
-    from gymnasium.envs.registration import load_env_creator
 
     from rftgym.envs import registered_envs
+    from rftgym.lint import lint_env
 
+    own = [e for e in registered_envs() if _has_task_linter(e)]  # the default: never made otherwise
     bad = 0
-    for env_id in args.env_ids or registered_envs():
-        spec = gymnasium.spec(_check_env_id(env_id))
-        entry = spec.entry_point
-        creator = entry if callable(entry) or entry is None else load_env_creator(entry)
-        if not hasattr(creator, "lint"):
-            if args.env_ids:
-                raise UserError(f"{env_id} has no task linter")
-            continue  # without making it: an env may need Docker or an endpoint just to start
-        env = gymnasium.make(env_id).unwrapped
-        if not isinstance(env, _Lintable):  # for the type checker: its class has ``lint``
-            raise UserError(f"{env_id} has no task linter")
-        checked, problems = env.lint(num_train=args.num_train)
+    for env_id in [_check_env_id(e) for e in args.env_ids] or [*own, *args.new_envs]:
+        try:
+            checked, problems = lint_env(env_id, num_train=args.num_train)
+        except TypeError as e:  # a Gymnasium env that is not a ChatEnv
+            raise UserError(str(e)) from None
+        if _has_task_linter(env_id):
+            env = gymnasium.make(env_id).unwrapped
+            if isinstance(env, _Lintable):  # for the type checker: its class has ``lint``
+                more, found = env.lint(num_train=args.num_train)
+                checked, problems = max(checked, more), problems + found
         for problem in problems:
             print(f"{env_id}: {problem}")
         bad += len(problems)
         console.print(f"{env_id}: {checked} tasks checked, {len(problems)} problems", highlight=False)
     return 1 if bad else 0
+
+
+def _has_task_linter(env_id: str) -> bool:
+    """Whether ``env_id``'s class has a task linter of its own (found without making the env)."""
+    import gymnasium
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gymnasium.spec(env_id).entry_point
+    creator = entry if callable(entry) or entry is None else load_env_creator(entry)
+    return hasattr(creator, "lint")
+
+
+def _ray_executor(address: str, workers: int | None) -> Any:
+    """The executor of ``--ray [ADDRESS]``; without Ray installed, one line saying how to install it."""
+    try:
+        from rftgym.executors import RayExecutor
+
+        return RayExecutor(address, workers=workers)
+    except ImportError as e:
+        raise UserError(str(e)) from None
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
@@ -376,7 +615,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     from rftgym.rollout import check_out, rollout
     from rftgym.trajectories import read_trajectories, stats_table, summarize
 
+    executor = _ray_executor(args.ray, args.ray_workers) if args.ray is not None else None
+    if args.resume and args.out is not None:  # the file's own env: import what its episodes recorded
+        args.imports += _import_recorded(args.out)
     env_id = _check_env_id(args.env_id)
+    modules = [*args.imports, *([args.env_id.split(":", 1)[0]] if ":" in args.env_id else [])]
     env_kwargs = dict(_parse_env_arg(a) for a in args.env_arg)
     if args.max_turns is not None:
         env_kwargs["max_turns"] = args.max_turns
@@ -399,11 +642,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             api_key=args.api_key,
             temperature=args.temperature,
             max_tokens=args.max_tokens,
-            seed=args.seed,
             timeout=args.timeout,
         )
         check_out(out, env_id, policy.describe(), resume=args.resume, force=args.force)
-    except (TypeError, ValueError) as e:
+        _check_writable(out)
+    except (TypeError, ValueError, UserError) as e:
         if oracle_env is not None:
             oracle_env.close()
         raise UserError(str(e)) from None
@@ -417,6 +660,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
                 f"endpoint {args.base_url} does not serve model {args.model!r}; it serves: "
                 f"{', '.join(map(repr, served)) or 'no model'}"
             )
+    existed = out.exists()
     try:
         result = rollout(
             env_id,
@@ -433,9 +677,17 @@ def cmd_rollout(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             turn_timeout=args.turn_timeout,
             episode_timeout=args.episode_timeout,
+            env_modules=list(dict.fromkeys(modules)) or None,
+            executor=executor,
         )
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"cannot run {env_id}: {e}") from None
+    except (ConnectionError, RuntimeError) as e:  # the cluster cannot be reached, or hosts no worker
+        if executor is None:
+            raise
+        if not existed and out.exists() and out.stat().st_size == 0:
+            out.unlink()  # exit 2: nothing written, not even an empty file
+        raise UserError(f"--ray: {' '.join(str(e).split())[:400]}") from None
     finally:
         if oracle_env is not None:
             oracle_env.close()
@@ -448,8 +700,13 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         f"{result.errors} with errors -> {out}{note}",
         highlight=False,
     )
+    if result.replayed:
+        console.print(f"{result.replayed} episodes played again after their Ray worker was lost", highlight=False)
     if result.interrupted:
         return 130
+    if result.stopped:
+        console.print(f"[red]error:[/] {' '.join(result.stopped.split())[:400]}", highlight=False)
+        return 1
     if result.written and result.errors == result.written:
         first = " ".join((result.first_error or "unknown error").split())[:300]
         console.print(f"[red]error:[/] every episode failed; the first: {first}", highlight=False)
@@ -492,6 +749,67 @@ def _per_task_table(rows: list[dict]) -> Any:
     return table
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from rftgym.report import rollout_files, write_report, write_run_report
+    from rftgym.trajectories import TrajectoryFileError
+
+    try:
+        steps = {int(s) for s in args.steps.split(",")} if args.steps else None
+    except ValueError:
+        raise UserError(f"--steps takes step numbers separated by commas, got {args.steps!r}") from None
+    try:
+        if len(args.files) == 1 and args.files[0].is_dir():
+            if args.compare:
+                raise UserError("--compare takes trajectory files, not a run folder")
+            if not (args.files[0] / "metrics.jsonl").is_file() and not rollout_files(args.files[0]):
+                raise UserError(f"{args.files[0]} holds neither metrics.jsonl nor rollouts/*.jsonl: not a training run")
+            out = write_run_report(args.files[0], args.out, steps=steps, success_threshold=args.threshold)
+        else:
+            for path in [*args.files, *args.compare]:
+                _check_file(path)
+            out = write_report(args.files, args.out, compare=args.compare, success_threshold=args.threshold)
+    except TrajectoryFileError as e:
+        raise UserError(f"{e} (run `rftgym validate` on the file to list every bad line)") from None
+    console.print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Exit 0 when the verdict is ready, 1 for any other verdict (so a script can gate training on it)."""
+    import gymnasium
+
+    from rftgym.agents import PolicyError, make_policy
+    from rftgym.baseline import baseline
+    from rftgym.envs import chat_env
+
+    env_id = _check_env_id(args.env_id)
+    env_kwargs = dict(_parse_env_arg(a) for a in args.env_arg)
+    out = args.out or Path("runs") / f"baseline-{env_id.split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    try:
+        oracle = chat_env(gymnasium.make(env_id, **env_kwargs)).oracle_action if args.policy == "oracle" else None
+        # No sampling seed: a fixed seed would make the k samples of a prompt identical.
+        policy = make_policy(
+            args.policy, oracle=oracle, base_url=args.base_url, model=args.model, api_key=args.api_key,
+            temperature=args.temperature, max_tokens=args.max_tokens,
+        )  # fmt: skip
+        if hasattr(policy, "check"):
+            served = asyncio.run(policy.check())
+            if isinstance(served, list) and args.model not in served:
+                raise ValueError(f"endpoint {args.base_url} does not serve model {args.model!r}; it serves: {served}")
+        report = baseline(
+            env_id, policy, out, k=args.k, num_tasks=args.num_tasks, split=args.split, env_kwargs=env_kwargs,
+            concurrency=args.concurrency, seed=args.seed, force=args.force, progress=not args.no_progress,
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError, PolicyError) as e:
+        raise UserError(f"baseline of {env_id}: {e}") from None
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    console.print(f"episodes -> {out}", highlight=False)
+    return 0 if report.verdict == "ready" else 1
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from rftgym.trajectories import validate_file
 
@@ -513,6 +831,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from rftgym.trajectories import TrajectoryFileError
 
     _check_file(args.file)
+    _check_writable(args.out)
     for flag, var in ((args.judge_base_url, "RFTGYM_JUDGE_BASE_URL"), (args.judge_model, "RFTGYM_JUDGE_MODEL")):
         if flag:
             os.environ[var] = flag
@@ -534,10 +853,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError("give trajectory files or --env ENV_ID (not both)")
     if args.env and args.format != "bedrock-rft":
         raise UserError("--env exports task prompts, which only --format bedrock-rft takes")
-    if args.out.is_dir():
-        raise UserError(f"{args.out} is a folder, not a file")
-    if args.out.exists() and args.out.stat().st_size and not args.force:
+    if args.out.exists() and args.out.stat().st_size and not args.out.is_dir() and not args.force:
         raise UserError(f"{args.out} already exists and is not empty; --force overwrites it")
+    _check_writable(args.out)
     try:
         if args.env:
             import gymnasium
@@ -595,6 +913,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         batch_size=args.batch_size,
         micro_batch_size=args.micro_batch_size,
+        pack=args.pack,
+        micro_batch_tokens=args.micro_batch_tokens,
         epochs=args.epochs,
         kl_coef=args.kl_coef,
         temperature=args.temperature or 1.0,
@@ -603,6 +923,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lora_rank=args.lora_rank,
         device=args.device,
         seed=args.seed,
+        log_to=_log_to(args.log_to),
     )
 
     def show(step: int, metrics: dict[str, float]) -> None:
@@ -649,6 +970,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_to(text: str) -> tuple[str, ...]:
+    from rftgym.training.trackers import parse_log_to
+
+    try:
+        return parse_log_to(text)
+    except ValueError as e:
+        raise UserError(f"--log-to: {e}") from None
+
+
 def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
     from rftgym.training import AdvantageOptions
     from rftgym.training.online import OnlineConfig, train_online
@@ -666,9 +996,10 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
         options=AdvantageOptions(gamma=args.gamma),
         env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg),
     )
+    _check_chat_env(online.env_id, online.env_kwargs)  # before the output folder is written to
     try:
         history = train_online(online, config, resume=args.resume, on_step=show)
-    except (OSError, ValueError, ImportError, RuntimeError) as e:
+    except (OSError, ValueError, ImportError, RuntimeError, TypeError) as e:
         raise UserError(" ".join(str(e).split())[:300]) from None
     final = history[-1].get("val-score/rewards/mean@1") if history else None
     console.print(
@@ -694,8 +1025,44 @@ def _read_all(paths: list[Path], *, latest_only: bool = False) -> list:
 
 
 def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"no such file: {path}")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder, or a place where
+    it cannot be created or changed. Leaves nothing behind but the parent folders it made."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a file")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # appends nothing: the file stays as it is
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    if not existed:
+        path.unlink()
+
+
+def _import_recorded(path: Path) -> list[str]:
+    """Import the modules that the first episode of trajectory file ``path`` recorded as
+    registering its env; the modules (none for a file that is missing or not a trajectory file)."""
+    from rftgym.envs.registry import import_env_modules
+    from rftgym.rescore import recorded_modules
+    from rftgym.trajectories import is_trajectory_file, read_trajectories
+
+    if not path.is_file() or not is_trajectory_file(path):
+        return []
+    first = next(read_trajectories(path, errors="skip"), None)
+    modules = recorded_modules(first) if first else []
+    try:
+        import_env_modules(modules)
+    except ValueError as e:
+        raise UserError(f"{path} records its env's module, but {e}") from None
+    return modules
 
 
 def _check_env_id(env_id: str) -> str:
@@ -715,6 +1082,18 @@ def _check_env_id(env_id: str) -> str:
         known = ", ".join(registered_envs()) or "none"
         raise UserError(f"unknown env {env_id!r}; registered: {known}")
     return env_id
+
+
+def _check_chat_env(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse a Gymnasium env that is not a ChatEnv (or cannot be made with ``env_kwargs``)."""
+    import gymnasium
+
+    from rftgym.envs import chat_env
+
+    try:
+        chat_env(gymnasium.make(env_id, **env_kwargs)).close()
+    except (TypeError, ValueError, gymnasium.error.Error) as e:
+        raise UserError(" ".join(str(e).split())[:300]) from None
 
 
 def _parse_env_arg(text: str) -> tuple[str, Any]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import gymnasium
 
 from rftgym.envs.core import ChatEnv
-from rftgym.envs.registry import chat_env
+from rftgym.envs.registry import chat_env, import_env_modules
 from rftgym.rewards.replay import score_transcript
 from rftgym.rewards.rubric import RewardContext, Rubric
 from rftgym.trajectories import Trajectory, TrajectoryWriter, read_trajectories
@@ -51,16 +51,26 @@ def load_rubric(spec: str) -> Rubric:
     return value
 
 
+def recorded_modules(traj: Trajectory) -> list[str]:
+    """The modules that registered the episode's env, as the rollout recorded them."""
+    modules = traj.metadata.get("env_modules")
+    return [m for m in modules if isinstance(m, str)] if isinstance(modules, list) else []
+
+
 class EnvTasks:
-    """Finds an episode's task (and default rubric) through its env: one env instance per env id."""
+    """Finds an episode's task (and default rubric) through its env: one env instance per env id.
+    A user's env is registered again by importing the modules its episodes recorded
+    (``metadata["env_modules"]``)."""
 
     def __init__(self) -> None:
         import rftgym.envs  # noqa: F401  (registers the built-in envs)
 
         self._envs: dict[str, ChatEnv] = {}
 
-    def env(self, env_id: str) -> ChatEnv:
+    def env(self, env_id: str, modules: Sequence[str] = ()) -> ChatEnv:
         if env_id not in self._envs:
+            if env_id not in gymnasium.registry:
+                import_env_modules(modules)
             try:
                 self._envs[env_id] = chat_env(gymnasium.make(env_id))
             except (gymnasium.error.Error, TypeError) as e:
@@ -69,12 +79,12 @@ class EnvTasks:
 
     def task(self, traj: Trajectory) -> Task:
         try:
-            return self.env(traj.env_id).task_by_id(traj.task_id)
+            return self.env(traj.env_id, recorded_modules(traj)).task_by_id(traj.task_id)
         except KeyError as e:
             raise ValueError(f"episode {traj.id}: {e.args[0] if e.args else e}") from None
 
-    def rubric(self, env_id: str) -> Rubric:
-        rubric = getattr(self.env(env_id), "rubric", None)
+    def rubric(self, env_id: str, modules: Sequence[str] = ()) -> Rubric:
+        rubric = getattr(self.env(env_id, modules), "rubric", None)
         if rubric is None:
             raise ValueError(f"env {env_id!r} has no rubric; pass --rubric module:attr")
         return rubric
@@ -107,7 +117,7 @@ def rescore(
     pending: list[tuple[Trajectory, Rubric, RewardContext | None]] = []
     announced: set[str] = set()
     for traj in trajectories:
-        active = rubric or lookup.rubric(traj.env_id)
+        active = rubric or lookup.rubric(traj.env_id, recorded_modules(traj))
         if notice and active.env_terms() and traj.env_id not in announced:
             announced.add(traj.env_id)
             notice(f"{traj.env_id}: kept as recorded, they read the live env: {', '.join(active.env_terms())}")

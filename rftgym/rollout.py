@@ -8,7 +8,10 @@ flushed, the moment it ends; one that fails (endpoint down after retries, env ex
 limit) is written with its error and the run goes on. ``resume=True`` skips the episodes a file
 already holds with a result and plays again those whose last line records an error (the last line
 of an id is its result, see :mod:`rftgym.trajectories.io`); Ctrl-C stops the run with every
-finished episode kept.
+finished episode kept. A run whose episodes keep failing with the same rejection (an HTTP 4xx that
+asking again cannot change: a model name the endpoint does not know, a request field it refuses)
+stops after :data:`SAME_REJECTIONS_TO_STOP` of them in a row, with the reason in
+``RolloutResult.stopped``; the episodes not yet started are neither played nor written.
 
 The output file is never written by surprise: an existing non-empty ``out`` is refused without
 ``resume`` (``force=True`` overwrites it), a file that is not a trajectory file is never appended
@@ -29,14 +32,15 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import gymnasium
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rftgym._compat import within
-from rftgym.agents.base import ContextLengthExceeded, Policy, TaskPolicy
+from rftgym.agents.base import ContextLengthExceeded, Policy, PolicyError, TaskPolicy
 from rftgym.envs.registry import chat_env
+from rftgym.envs.registry import env_modules as registered_env_modules
 from rftgym.trajectories import (
     Trajectory,
     TrajectoryWriter,
@@ -49,6 +53,10 @@ from rftgym.trajectories.schema import SCHEMA
 from rftgym.types import ResetInfo, StepRecord, Task
 
 T = TypeVar("T")
+
+#: Episodes in a row failed by the same rejection (a non-retryable HTTP 4xx, same message, no
+#: success in between) that stop a run. A flaky endpoint (429, 5xx, drops) never counts.
+SAME_REJECTIONS_TO_STOP = 8
 
 
 @dataclass
@@ -65,6 +73,8 @@ class RolloutResult:
     pending: int = 0
     episode_ids: list[str] = field(default_factory=list)  # the episodes this run wrote, in order
     first_error: str | None = None  # "Type: message" of the first episode that failed
+    stopped: str | None = None  # why the run stopped before its last episode (the same rejection, again and again)
+    replayed: int = 0  # episodes played again because their worker or node was lost (a cluster executor)
 
     @property
     def mean_reward(self) -> float:
@@ -72,14 +82,92 @@ class RolloutResult:
 
 
 @dataclass
-class _Episode:
+class Episode:
+    """One episode to play: a task, its sample index in the group and its reset seed."""
+
     task: Task
     sample_index: int
     seed: int
     id: str = field(init=False)
+    rejection: str | None = field(default=None, init=False)  # set by _play: the 4xx answer that failed it
 
     def __post_init__(self) -> None:
         self.id = f"{self.task.id}#{self.sample_index}"
+
+
+@dataclass
+class EpisodePlayer:
+    """Everything a worker needs to play episodes of one run, wherever it runs (this process, a
+    Ray actor): it is picklable when the policy and ``make_env`` are."""
+
+    env_id: str
+    policy: Policy | TaskPolicy
+    make_env: Callable[[], gymnasium.Env]
+    run_id: str
+    meta: dict[str, Any]  # written into every line's metadata (split, env_kwargs, seed, env_modules)
+    episode_timeout: float
+    turn_timeout: float
+
+    async def play(
+        self, env: gymnasium.Env, episode: Episode, threads: concurrent.futures.Executor
+    ) -> tuple[Trajectory, bool]:
+        """Play ``episode`` on ``env`` (its steps in ``threads``); never raises but cancellation.
+        Returns the trajectory and whether ``env`` may be reused (False after an abandoned step)."""
+        return await _play(
+            env, self.policy, episode, self.env_id, self.run_id, self.meta, threads,
+            self.episode_timeout, self.turn_timeout,
+        )  # fmt: skip
+
+    def failed(self, episode: Episode, error_type: str, message: str) -> Trajectory:
+        """The line of an episode that could not be played at all (its worker kept being lost):
+        an infrastructure error, which ``resume`` plays again, never a reward."""
+        traj = _new_trajectory(episode, self.policy, self.env_id, self.run_id, self.meta)
+        traj.termination_reason, traj.error = "error", {"type": error_type, "message": message}
+        return traj
+
+
+#: The driver's hand-off for each finished episode: it writes the line, counts it, moves the bar.
+Finish = Callable[[Episode, Trajectory], None]
+
+
+class Executor(Protocol):
+    """Where episodes are played (:class:`LocalExecutor`, ``rftgym.executors.RayExecutor``).
+
+    ``run`` pops episodes from ``queue`` (the last one first; the driver may empty it to stop the
+    run), plays at most ``concurrency`` at a time with ``player`` and hands each one to ``finish``
+    exactly once, in this process: only the driver writes the trajectory file.
+    """
+
+    async def run(
+        self, queue: list[Episode], player: EpisodePlayer, finish: Finish, concurrency: int, result: RolloutResult
+    ) -> None: ...
+
+
+class LocalExecutor:
+    """Plays episodes in this process: ``concurrency`` asyncio workers, each owning one env, with
+    env steps in worker threads."""
+
+    async def run(
+        self, queue: list[Episode], player: EpisodePlayer, finish: Finish, concurrency: int, result: RolloutResult
+    ) -> None:
+        threads = concurrent.futures.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="rftgym-env")
+
+        async def worker() -> None:
+            env = None
+            while queue:
+                episode = queue.pop()
+                env = env or player.make_env()
+                traj, env_ok = await player.play(env, episode, threads)
+                if not env_ok:  # a step was abandoned mid-way: never reuse that env
+                    env = None
+                finish(episode, traj)
+            if env is not None:
+                env.close()
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(queue))))))
+        finally:
+            threads.shutdown(wait=False, cancel_futures=True)
 
 
 def _run(coroutine: Any) -> Any:
@@ -115,15 +203,31 @@ def rollout(
     progress: bool = True,
     run_id: str | None = None,
     make_env: Callable[[], gymnasium.Env] | None = None,
+    env_modules: Sequence[str] | None = None,
+    executor: Executor | None = None,
 ) -> RolloutResult:
     """Run :func:`arollout` to completion in a new event loop (the arguments are its own).
-    Ctrl-C returns what finished, with ``interrupted`` set."""
+    Ctrl-C returns what finished, with ``interrupted`` set.
+
+    Raises:
+        RuntimeError: Called inside a running event loop (a notebook, an async function): there,
+            ``await rftgym.arollout(...)`` instead.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # none running: the normal case
+        pass
+    else:
+        raise RuntimeError(
+            "rftgym.rollout() cannot run inside a running event loop (a notebook, an async function); "
+            "use `await rftgym.arollout(...)` there, with the same arguments"
+        )
     result = RolloutResult(Path(out), run_id or uuid.uuid4().hex[:12])
     run = arollout(
         env_id, policy, out, env_kwargs=env_kwargs, split=split, num_tasks=num_tasks, task_ids=task_ids,
         group_size=group_size, concurrency=concurrency, seed=seed, resume=resume, force=force,
         episode_timeout=episode_timeout, turn_timeout=turn_timeout, progress=progress, result=result,
-        make_env=make_env,
+        make_env=make_env, env_modules=env_modules, executor=executor,
     )  # fmt: skip
     try:
         _run(run)
@@ -151,6 +255,8 @@ async def arollout(
     progress: bool = True,
     result: RolloutResult | None = None,
     make_env: Callable[[], gymnasium.Env] | None = None,
+    env_modules: Sequence[str] | None = None,
+    executor: Executor | None = None,
 ) -> RolloutResult:
     """Play every task of ``split`` ``group_size`` times with ``policy`` and append the episodes to ``out``.
 
@@ -177,6 +283,12 @@ async def arollout(
         result: Fill this result object in place (so a caller still has it after Ctrl-C); its
             ``run_id`` names the run.
         make_env: Build envs with this instead of ``gymnasium.make(env_id, **env_kwargs)``.
+        env_modules: The modules that register ``env_id`` (a user's env), recorded in every line
+            as ``metadata["env_modules"]`` so that ``rescore`` and ``--resume`` import them again.
+            Default: the module of the env's entry point, unless it is rftgym's own.
+        executor: Where the episodes are played: :class:`LocalExecutor` (the default, this
+            process) or ``rftgym.executors.RayExecutor`` (actors on a Ray cluster). This process
+            writes ``out`` either way.
 
     Raises:
         ValueError: An argument out of range, or ``out`` refused (see the module docstring).
@@ -199,7 +311,7 @@ async def arollout(
         tasks = [env.task_by_id(t) for t in task_ids] if task_ids else env.tasks(split, num_tasks)
     finally:
         probe.close()
-    episodes = [_Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
+    episodes = [Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
     result.skipped = sum(e.id in done for e in episodes)
     queue = [e for e in episodes if e.id not in done]
     result.pending = len(queue)
@@ -207,33 +319,28 @@ async def arollout(
     if force and not resume and out.exists():
         out.write_bytes(b"")  # overwrite: checked above, and only now that the tasks are known
 
-    meta = {"split": split, "env_kwargs": env_kwargs, "seed": seed}
-    executor = concurrent.futures.ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="rftgym-env")
+    meta: dict[str, Any] = {"split": split, "env_kwargs": env_kwargs, "seed": seed}
+    modules = list(env_modules) if env_modules is not None else registered_env_modules(env_id)
+    if modules:
+        meta["env_modules"] = modules
+    player = EpisodePlayer(env_id, policy, make_env, result.run_id, meta, episode_timeout, turn_timeout)
+    rejections = _Rejections()
     with TrajectoryWriter(out, resume=resume) as writer, _progress(progress, len(queue)) as bar:
 
-        async def worker() -> None:
-            env = None
-            while queue:
-                episode = queue.pop()
-                env = env or make_env()
-                traj, env_ok = await _play(
-                    env, policy, episode, env_id, result.run_id, meta, executor, episode_timeout, turn_timeout
-                )
-                _write(writer, traj)
-                if not env_ok:  # a step was abandoned mid-way: never reuse that env
-                    env = None
-                _count(result, traj)
-                bar(result)
-            if env is not None:
-                env.close()
+        def finish(episode: Episode, traj: Trajectory) -> None:
+            """The one place a finished episode is written, counted and shown, whatever played it."""
+            _write(writer, traj)
+            _count(result, traj)
+            bar(result)
+            if result.stopped is None and (reason := rejections.stop_reason(episode, traj)):
+                result.stopped = reason
+                queue.clear()  # the episodes in flight finish and are written; no new one starts
 
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(queue))))))
+            await (executor or LocalExecutor()).run(queue, player, finish, concurrency, result)
         except asyncio.CancelledError:
             result.interrupted = True
             raise
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
     return result
 
 
@@ -260,10 +367,10 @@ def check_out(out: Path, env_id: str, policy: dict[str, Any], *, resume: bool, f
     """Refuse, with ``ValueError``, an ``out`` the run would write by surprise: an existing
     non-empty file without ``resume`` or ``force``; a file that is not a trajectory file with
     ``resume``; with ``resume``, a file of another env, model or sampling, unless ``force``."""
-    if not out.exists() or out.stat().st_size == 0:
-        return
     if out.is_dir():
         raise ValueError(f"{out} is a folder, not a trajectory file")
+    if not out.exists() or out.stat().st_size == 0:
+        return
     if not resume:
         if force:
             return
@@ -296,7 +403,7 @@ def _run_key(env_id: str, policy: dict[str, Any]) -> tuple[str, str, str]:
 async def _play(
     env: gymnasium.Env,
     policy: Policy | TaskPolicy,
-    episode: _Episode,
+    episode: Episode,
     env_id: str,
     run_id: str,
     meta: dict[str, Any],
@@ -308,16 +415,7 @@ async def _play(
     the env is still in a known state (False after a step was abandoned by a time limit)."""
     loop = asyncio.get_running_loop()
     player = policy.for_task(episode.task) if isinstance(policy, TaskPolicy) else policy
-    traj = Trajectory(
-        id=episode.id,
-        run_id=run_id,
-        env_id=env_id,
-        task_id=episode.task.id,
-        group_id=episode.task.id,
-        sample_index=episode.sample_index,
-        policy=policy.describe(),
-        metadata={**meta, "episode_seed": episode.seed},
-    )
+    traj = _new_trajectory(episode, policy, env_id, run_id, meta)
     started, deadline = time.time(), time.monotonic() + episode_timeout
     env_ok = True
 
@@ -372,6 +470,8 @@ async def _play(
     except Exception as e:  # an endpoint or env failure is recorded, never fatal to the run
         traj.termination_reason = "error"
         traj.error = {"type": type(e).__name__, "message": str(e) or repr(e)}
+        if isinstance(e, PolicyError) and e.status is not None:
+            episode.rejection = traj.error["message"]
     traj.reward = sum(t.reward for t in traj.turns) + traj.outcome_reward
     traj.timings = {
         "started_at": started,
@@ -380,6 +480,22 @@ async def _play(
         "env_s": sum(t.env_latency_s for t in traj.turns),
     }
     return traj, env_ok
+
+
+def _new_trajectory(
+    episode: Episode, policy: Policy | TaskPolicy, env_id: str, run_id: str, meta: dict[str, Any]
+) -> Trajectory:
+    """An episode's trajectory before its first turn: who, what and which seed."""
+    return Trajectory(
+        id=episode.id,
+        run_id=run_id,
+        env_id=env_id,
+        task_id=episode.task.id,
+        group_id=episode.task.id,
+        sample_index=episode.sample_index,
+        policy=policy.describe(),
+        metadata={**meta, "episode_seed": episode.seed},
+    )
 
 
 def _write(writer: TrajectoryWriter, traj: Trajectory) -> None:
@@ -407,6 +523,26 @@ def _record_step(traj: Trajectory, turn: Turn, step: StepRecord, terminated: boo
         )
         traj.outcome_reward = outcome.reward if outcome else 0.0
         traj.outcome_components = outcome.components if outcome else {}
+
+
+class _Rejections:
+    """Counts the episodes in a row that the same rejection failed; any other result resets it."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+        self.count = 0
+
+    def stop_reason(self, episode: Episode, traj: Trajectory) -> str | None:
+        """Why the run should stop now, or None."""
+        same = episode.rejection is not None and episode.rejection == self.last
+        self.count = self.count + 1 if same else int(episode.rejection is not None)
+        self.last = episode.rejection
+        if self.count < SAME_REJECTIONS_TO_STOP:
+            return None
+        return (
+            f"stopped after {self.count} episodes in a row failed with the same answer, which asking "
+            f"again cannot change: {(traj.error or {}).get('type')}: {episode.rejection}"
+        )
 
 
 def _episode_seed(seed: int, episode_id: str) -> int:

@@ -76,6 +76,20 @@ def test_rollout_oracle_prints_table(tmp_path):
     assert len(read_lines(out)) == 8
 
 
+def test_requests_carry_no_sampling_seed_so_a_group_can_differ(tmp_path, math_oracle):
+    seeds = []
+
+    def respond(request: dict) -> dict:
+        seeds.append(request.get("seed"))
+        return math_oracle(request)
+
+    with ScriptedServer(respond=respond) as server:
+        args = ["rollout", MATH, "--base-url", server.base_url, "--model", "scripted", "--num-tasks", "2"]
+        result = rftgym(*args, "--group-size", "2", "--seed", "7", "--out", str(tmp_path / "s.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert seeds and seeds == [None] * len(seeds)
+
+
 def test_kill_9_then_resume_gives_every_episode_exactly_once(tmp_path, math_oracle):
     out = tmp_path / "killed.jsonl"
     with ScriptedServer(respond=slow(math_oracle, 0.01)) as server:

@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "serving": {"_background", "models", "agents"},
     "rollout": {"agents", "envs", "trajectories"},
     "rescore": {"rewards", "trajectories", "envs"},
+    "lint": {"agents", "envs", "rollout", "trajectories"},
     "export": {"trajectories"},
     "training": {"_background", "models", "trajectories", "serving", "agents", "envs", "rewards", "rollout"},
     # Planned parts (DESIGN's scale-out), placed now so that they start in the right layer.
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "executors": {"_background", "agents", "envs", "trajectories", "rollout"},
     "bridges": {"_background", "agents", "envs", "rewards", "trajectories", "rollout"},
     "report": {"trajectories"},
+    "baseline": {"agents", "envs", "trajectories", "rollout"},
 }
 
 

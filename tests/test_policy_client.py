@@ -299,3 +299,13 @@ def test_an_empty_answer_is_an_empty_reply():
     with ScriptedServer(respond=lambda request: {"role": "assistant", "content": None}) as server:
         response = act(server.base_url)
     assert response.message == {"role": "assistant", "content": ""}
+
+
+def test_a_rejection_carries_its_status_and_a_failure_after_retries_none():
+    """The rollout loop stops a run on the same rejection again and again, never on a flaky endpoint."""
+    with ScriptedServer(fault_script=["400"]) as server, pytest.raises(PolicyError) as rejected:
+        act(server.base_url)
+    assert rejected.value.status == 400
+    with ScriptedServer(faults={"500": 1.0}) as server, pytest.raises(PolicyError) as failed:
+        act(server.base_url, max_attempts=2)
+    assert failed.value.status is None

@@ -6,7 +6,7 @@ from collections import Counter
 
 import gymnasium
 import pytest
-from conftest import oracle_policy, read_lines
+from conftest import OracleResponder, oracle_policy, read_lines
 
 import rftgym
 from rftgym.agents.testing import ScriptedServer
@@ -58,7 +58,7 @@ def test_fault_injecting_endpoint_loses_and_duplicates_nothing(tmp_path, math_or
     for line in lines:
         finished = line["error"] is None and (line["terminated"] or line["truncated"])
         assert finished or line["error"]["type"] and line["error"]["message"]
-    assert result.written == 40
+    assert result.written == 40 and result.stopped is None  # transient faults never stop a run
     assert sum(l["error"] is None for l in lines) >= 30, "retries should rescue most episodes"
 
 
@@ -132,3 +132,18 @@ def test_gymnasium_make_gives_a_chat_env():
     env = gymnasium.make(MATH)
     messages, info = env.reset(seed=1)
     assert messages[-1]["role"] == "user" and info["tools"] and info["task_id"]
+
+
+def test_the_same_rejection_in_a_row_stops_the_run_and_a_success_resets_the_count(tmp_path):
+    """7 episodes rejected (HTTP 400), one answered, then rejections only: the run stops after the
+    8th rejection in a row, and the episodes not yet started are neither played nor written."""
+    out = tmp_path / "rejected.jsonl"
+    script = ["400"] * 7 + ["ok"]  # a Letters episode is one request
+    with ScriptedServer(OracleResponder("rftgym/Letters-v0"), fault_script=script, faults={"400": 1.0}) as server:
+        policy = rftgym.ChatPolicy(server.base_url, "scripted", timeout=10)
+        result = rftgym.rollout("rftgym/Letters-v0", policy, out, group_size=2, concurrency=1, progress=False)
+    lines = read_lines(out)
+    assert result.written == len(lines) == 7 + 1 + 8 < 32
+    assert [line["error"] is None for line in lines] == [False] * 7 + [True] + [False] * 8
+    assert result.stopped is not None and "8 episodes in a row failed with the same answer" in result.stopped
+    assert "PolicyError: endpoint" in result.stopped and "HTTP 400" in result.stopped

@@ -281,6 +281,7 @@ def test_gradients_do_not_depend_on_micro_batching(tmp_path):
             TrainConfig(
                 model=str(tiny_model_path()),
                 output_dir=tmp_path / f"{micro}{checkpointing}",
+                pack=False,  # rows per micro-batch (packing is tested in test_training_distributed.py)
                 micro_batch_size=micro,
                 kl_coef=0.1,
                 gradient_checkpointing=checkpointing,

@@ -37,7 +37,16 @@ class PolicyResponse:
 
 
 class PolicyError(Exception):
-    """The policy could not produce a turn (endpoint down after retries, bad request...)."""
+    """The policy could not produce a turn (endpoint down after retries, bad request...).
+
+    ``status`` is the HTTP status of an answer that asking again cannot change (a 4xx other than
+    408 and 429: a model the endpoint does not know, a field it refuses), else None. The rollout
+    loop stops a run whose episodes keep failing with the same such answer.
+    """
+
+    def __init__(self, message: str = "", *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ContextLengthExceeded(PolicyError):

@@ -78,6 +78,8 @@ class ChatPolicy:
         max_attempts: int = 6,
         extra_body: dict[str, Any] | None = None,
         send_reasoning: bool = False,
+        path: str = "/chat/completions",
+        headers: dict[str, str] | None = None,
     ):
         """Args:
         base_url: The endpoint's base URL, e.g. ``http://127.0.0.1:8000/v1``.
@@ -98,6 +100,9 @@ class ChatPolicy:
         max_attempts: Attempts per turn, the first one included, before giving up.
         extra_body: Further top-level request fields (e.g. ``{"top_k": 20}`` for vLLM);
             they override the fields above.
+        path: The chat completion route under ``base_url`` (SageMaker's job runtime: ``/sample``).
+        headers: Further HTTP headers sent with every request (a job runtime's job and
+            trajectory headers).
         """
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
@@ -117,7 +122,8 @@ class ChatPolicy:
             body.update(logprobs=True, return_token_ids=True)
         body.update(extra_body or {})
         self._body = body
-        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", **(headers or {})}
+        self.path = path
         self.send_reasoning = send_reasoning
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -164,6 +170,11 @@ class ChatPolicy:
         closer, self._closer, self._session, self._session_loop = self._closer, None, None, None
         if closer is not None:
             await closer.aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (sent to a Ray rollout worker) without its connections: they belong to an
+        event loop of this process; the copy opens its own on first use."""
+        return {**self.__dict__, "_session": None, "_session_loop": None, "_closer": None}
 
     async def __aenter__(self) -> ChatPolicy:
         return self
@@ -238,8 +249,8 @@ class ChatPolicy:
         return await self._request("GET", "/models")
 
     async def _chat(self, body: dict) -> list[PolicyResponse]:
-        """One ``POST /chat/completions`` attempt, parsed."""
-        raw = await self._request("POST", "/chat/completions", json.dumps(body).encode())
+        """One ``POST /chat/completions`` (``self.path``) attempt, parsed."""
+        raw = await self._request("POST", self.path, json.dumps(body).encode())
         try:
             # Bytes that are not UTF-8 (a model's broken output) become U+FFFD, not a failure.
             return _responses(json.loads(raw.decode("utf-8", "replace")))
@@ -269,7 +280,7 @@ class ChatPolicy:
             raise ContextLengthExceeded(
                 f"endpoint {self.base_url}: the conversation exceeds the model's context: {detail}"
             )
-        raise PolicyError(f"endpoint {self.base_url} rejected {method} {path}: {detail}")
+        raise PolicyError(f"endpoint {self.base_url} rejected {method} {path}: {detail}", status=response.status)
 
 
 async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:

@@ -17,6 +17,11 @@ register_env("rftgym/CodeSandbox-v0", "rftgym.envs.code:CodeSandboxEnv")
 register_env("rftgym/Retail-v0", "rftgym.envs.customer_service:RetailEnv")
 register_env("rftgym/Airline-v0", "rftgym.envs.customer_service:AirlineEnv")
 register_env("rftgym/Letters-v0", "rftgym.envs.letters:LettersEnv")
+register_env("rftgym/Wordle-v0", "rftgym.envs.wordle:WordleEnv")
+register_env("rftgym/Extraction-v0", "rftgym.envs.extraction:ExtractionEnv")
+register_env("rftgym/Finance-v0", "rftgym.envs.finance:FinanceEnv")
+register_env("rftgym/Moderation-v0", "rftgym.envs.moderation:ModerationEnv")
+register_env("rftgym/Dataset-v0", "rftgym.envs.dataset:DatasetEnv")
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {

@@ -44,6 +44,10 @@ class ChatEnv(gymnasium.Env[list[Message], Message]):
     #: The env's reward terms (turn and outcome scope). Every env sets one, on the class or in
     #: ``__init__`` (``reset`` refuses to start an episode without it).
     rubric: Rubric
+    #: Custom resources a cluster node must offer to host a worker that plays this env (a Ray
+    #: executor asks each rollout worker for them): ``{"docker": 1}`` for an env that runs
+    #: containers, so its workers land on nodes with a Docker engine.
+    worker_resources: dict[str, float] = {}  # read, never mutated
 
     def __init__(self, max_turns: int = 10, render_mode: str | None = None):
         """Args:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import gymnasium
@@ -19,18 +21,55 @@ def register_env(env_id: str, entry_point: str, **kwargs: Any) -> None:
         gymnasium.register(id=env_id, entry_point=entry_point, kwargs=kwargs)
 
 
+def import_env_modules(modules: Sequence[str]) -> None:
+    """Import the modules that register envs (a user's own, named by ``--import`` or recorded in a
+    trajectory file's ``metadata["env_modules"]``).
+
+    Raises:
+        ValueError: A module cannot be imported, or fails while importing; one line saying which.
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as e:  # not found, or an error inside it: either way one line
+            reason = " ".join(str(e).split())[:300]
+            raise ValueError(f"cannot import {module!r} (to register envs): {type(e).__name__}: {reason}") from None
+
+
+def env_modules(env_id: str) -> list[str]:
+    """The module to import again to find ``env_id`` later (``rescore``, ``--resume``): its entry
+    point's module, unless it is one of rftgym's own (registered on import of ``rftgym.envs``)."""
+    if env_id not in gymnasium.registry:  # made some other way (rollout's make_env)
+        return []
+    entry = gymnasium.registry[env_id].entry_point
+    module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
+    return [module] if module and module.split(".")[0] != "rftgym" and module != "__main__" else []
+
+
 def registered_envs(namespace: str | None = NAMESPACE) -> dict[str, str]:
     """Ids of the registered chat envs (of ``namespace``, or all ChatEnvs) with a one-line description."""
-    from rftgym.envs.core import ChatEnv
-
     found = {}
     for env_id, spec in sorted(gymnasium.registry.items()):
-        if (namespace and spec.namespace != namespace) or spec.entry_point is None:
-            continue  # another namespace, or a vector-only env
-        creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
-        if isinstance(creator, type) and issubclass(creator, ChatEnv):
-            found[env_id] = (creator.__doc__ or "").strip().splitlines()[0] if creator.__doc__ else ""
+        if namespace and spec.namespace != namespace:
+            continue
+        description = describe_env(env_id)
+        if description is not None:
+            found[env_id] = description
     return found
+
+
+def describe_env(env_id: str) -> str | None:
+    """The first line of the docstring of ``env_id``'s ChatEnv class ("" without one); None when
+    ``env_id`` is not a ChatEnv (another Gymnasium env, a vector-only env)."""
+    from rftgym.envs.core import ChatEnv
+
+    entry = gymnasium.registry[env_id].entry_point
+    if entry is None:
+        return None
+    creator = entry if callable(entry) else load_env_creator(entry)
+    if not (isinstance(creator, type) and issubclass(creator, ChatEnv)):
+        return None
+    return (creator.__doc__ or "").strip().splitlines()[0] if creator.__doc__ else ""
 
 
 def chat_env(env: gymnasium.Env[Any, Any]) -> ChatEnv:

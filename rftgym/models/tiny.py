@@ -152,18 +152,45 @@ def _byte_to_char() -> dict[int, str]:
 _BYTE_OF_CHAR = {ch: b for b, ch in _byte_to_char().items()}
 
 
+def _check_hub_model(name: str) -> None:
+    """Raise ValueError when the hub cannot give model ``name`` (no such model, or the hub cannot
+    be reached and the model is not in its local cache); the message says both places failed."""
+    try:
+        import huggingface_hub
+        from huggingface_hub.errors import RepositoryNotFoundError
+    except ImportError:  # no hub client: transformers will say what it finds
+        return
+    try:
+        if huggingface_hub.try_to_load_from_cache(name, "config.json"):  # downloaded before
+            return
+        huggingface_hub.model_info(name, timeout=10)
+    except RepositoryNotFoundError:
+        raise ValueError(f"no local folder {name!r}, and no model {name!r} on the Hugging Face hub") from None
+    except Exception as e:  # offline, no such host, an invalid id...
+        reason = " ".join(str(e).split())[:200]
+        raise ValueError(
+            f"no local folder {name!r}, and the Hugging Face hub could not be asked for it "
+            f"({type(e).__name__}: {reason})"
+        ) from None
+
+
 def resolve_model(name_or_path: str) -> str:
     """``"tiny"`` -> the cached tiny model folder (built on first use); anything else unchanged.
 
-    The cache folder is ``$RFTGYM_CACHE/tiny-v<N>`` (default ``~/.cache/rftgym``). Raises
-    ValueError for a local path (``/...``, ``./...``, ``~/...``) that is not a folder, rather than
-    letting it be taken for a hub id.
+    The cache folder is ``$RFTGYM_CACHE/tiny-v<N>`` (default ``~/.cache/rftgym``). A name is looked
+    for as a local folder first, then on the Hugging Face hub. Raises ValueError, saying where it
+    looked, for a local path (``/...``, ``./...``, ``~/...``) that is not a folder (never taken for
+    a hub id), and for a name that is neither a local folder nor a model the hub (or its local
+    cache) has.
     """
     if name_or_path != TINY:
-        local = name_or_path.startswith(("/", "./", "../", "~"))
-        if local and not Path(name_or_path).expanduser().is_dir():
-            raise ValueError(f"no model folder {name_or_path}")
-        return str(Path(name_or_path).expanduser()) if local else name_or_path
+        folder = Path(name_or_path).expanduser()
+        if folder.is_dir():
+            return str(folder)
+        if name_or_path.startswith(("/", "./", "../", "~")):
+            raise ValueError(f"no model folder {name_or_path} (a local path: the hub was not asked)")
+        _check_hub_model(name_or_path)
+        return name_or_path
     cache = Path(os.environ.get("RFTGYM_CACHE") or Path.home() / ".cache" / "rftgym")
     folder = cache / f"tiny-v{TINY_VERSION}"
     if not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():

@@ -133,6 +133,67 @@ class TrainingBatch:
             for name in ("input_ids", "attention_mask", "loss_mask", "old_logprobs", "advantages")
         }
 
+    def padded_micro_batches(self, rows: torch.Tensor, rows_per_batch: int) -> list[dict[str, torch.Tensor]]:
+        """``rows`` cut into micro-batches of ``rows_per_batch`` right-padded rows (see :meth:`rows`),
+        with ``position_ids`` and ``real_tokens`` (the count of non-pad tokens)."""
+        micro = []
+        for start in range(0, len(rows), rows_per_batch):
+            tensors = self.rows(rows[start : start + rows_per_batch])
+            tensors["position_ids"] = torch.arange(tensors["input_ids"].shape[1]).expand_as(tensors["input_ids"])
+            tensors["real_tokens"] = tensors["attention_mask"].sum()
+            micro.append(tensors)
+        return micro
+
+    def packed_micro_batches(self, rows: torch.Tensor, token_budget: int) -> list[dict[str, torch.Tensor]]:
+        """``rows`` packed without padding into lines as long as the longest of them (first fit by
+        decreasing length), the lines grouped into micro-batches of at most ``token_budget`` tokens
+        (one line at least).
+
+        A micro-batch is ``[lines, width]``: the sequences end to end in each line,
+        ``position_ids`` restarting at 0 for each, and a boolean block-diagonal causal
+        ``attention_mask`` ``[lines, 1, width, width]`` (True where a token may attend), so each
+        sequence sees only itself and its logprobs equal its unpacked ones; what is left at the
+        end of a line is filler that attends only to itself and is never trained on. Attention then
+        costs ``lines x width^2``, as padded rows of the longest sequence would, not the square of
+        the whole budget. transformers' sdpa attention (the trainer's) takes such a mask as it is.
+        """
+        lengths = [int(n) for n in self.attention_mask[rows].sum(-1).tolist()]
+        width = max(lengths, default=1)
+        lines: list[list[int]] = []
+        used: list[int] = []
+        for i in sorted(range(len(rows)), key=lambda i: -lengths[i]):
+            fit = next((line for line, n in enumerate(used) if n + lengths[i] <= width), None)
+            if fit is None:
+                lines.append([])
+                used.append(0)
+                fit = len(lines) - 1
+            lines[fit].append(int(rows[i]))
+            used[fit] += lengths[i]
+        per_batch = max(1, token_budget // width)
+        return [self._packed(lines[i : i + per_batch], width) for i in range(0, len(lines), per_batch)]
+
+    def _packed(self, lines: list[list[int]], width: int) -> dict[str, torch.Tensor]:
+        names = ("input_ids", "loss_mask", "old_logprobs", "advantages")
+        tensors = {name: torch.zeros(len(lines), width, dtype=getattr(self, name).dtype) for name in names}
+        position_ids = torch.zeros(len(lines), width, dtype=torch.long)
+        sequence = -1 - torch.arange(width).repeat(len(lines), 1)  # filler: a sequence of its own per token
+        real = 0
+        for line, members in enumerate(lines):
+            start = 0
+            for index, row in enumerate(members):
+                n = int(self.attention_mask[row].sum())
+                for name in names:
+                    tensors[name][line, start : start + n] = getattr(self, name)[row, :n]
+                position_ids[line, start : start + n] = torch.arange(n)
+                sequence[line, start : start + n] = index
+                start += n
+            real += start
+        causal = torch.ones(width, width, dtype=torch.bool).tril()
+        tensors["attention_mask"] = ((sequence[:, :, None] == sequence[:, None, :]) & causal)[:, None]
+        tensors["position_ids"] = position_ids
+        tensors["real_tokens"] = torch.tensor(real)
+        return tensors
+
 
 @dataclass
 class _Row:

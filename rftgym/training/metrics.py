@@ -8,26 +8,40 @@ Names follow the Bedrock/Nova RFT reports: ``critic/rewards/mean``, ``val-score/
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
+
+from rftgym.training.trackers import Tracker, open_trackers
 
 
 class MetricsLog:
     """Appends ``{"step": N, name: value...}`` lines to a JSONL file, flushed per line."""
 
-    def __init__(self, path: str | Path, keep_until_step: int = 0):
+    def __init__(self, path: str | Path, keep_until_step: int = 0, *, log_to: tuple[str, ...] = (), config: Any = None):
         """Open ``path``, keeping only its lines of steps ``<= keep_until_step`` (those of the
-        checkpoint a run resumes from; 0, a fresh run, keeps none)."""
+        checkpoint a run resumes from; 0, a fresh run, keeps none). ``log_to`` names trackers
+        (:mod:`rftgym.training.trackers`) that get every line too, with ``config`` as the run's
+        settings; they write next to ``path`` and are closed when the log is collected or at exit."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         kept = (
             [line for line in read_metrics(self.path) if line["step"] <= keep_until_step] if self.path.is_file() else []
         )
         self.path.write_text("".join(json.dumps(line) + "\n" for line in kept))
+        self.trackers = open_trackers(log_to, self.path.parent, config)
+        weakref.finalize(self, _close, self.trackers)
 
     def write(self, step: int, metrics: dict[str, float]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps({"step": step, **metrics}) + "\n")
+        for tracker in self.trackers:
+            tracker.log(step, metrics)
+
+
+def _close(trackers: list[Tracker]) -> None:
+    for tracker in trackers:
+        tracker.close()
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -11,12 +11,18 @@ accumulation 8 equals batch 8 x accumulation 1).
 
 ``old_logp`` is the endpoint's logprob when the trajectory has it (the sampler's own numbers),
 else the model's before the step. KL to the reference (the starting model) uses the k3 estimator.
+
+Micro-batches are packed rows (``pack``, a token budget) or padded ones; either way ``logp`` is
+computed at the sampled tokens only (:mod:`rftgym.training.logprobs`), so the loss is the same.
+Under ``torchrun`` the model is sharded with FSDP2 and each rank trains on its share of the rows
+(:mod:`rftgym.training.distributed`); the count above is then taken over all ranks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -28,7 +34,9 @@ import torch
 
 from rftgym.models.checkpoints import latest_checkpoint, write_marker
 from rftgym.models.tiny import resolve_model
+from rftgym.training import distributed
 from rftgym.training.data import TrainingBatch
+from rftgym.training.logprobs import sampled_logprobs
 from rftgym.training.metrics import MetricsLog, plot_metrics
 
 logger = logging.getLogger(__name__)
@@ -44,7 +52,12 @@ class TrainConfig:
         learning_rate: AdamW learning rate.
         weight_decay: AdamW weight decay.
         batch_size: Token sequences (rows) per optimizer step.
-        micro_batch_size: Rows per forward/backward pass; gradients accumulate over the step.
+        micro_batch_size: Rows per forward/backward pass without ``pack``; gradients accumulate
+            over the step.
+        pack: Pack rows without padding into micro-batches of at most ``micro_batch_tokens``
+            tokens (see :meth:`TrainingBatch.packed_micro_batches`) instead of padding
+            ``micro_batch_size`` rows; the loss is the same.
+        micro_batch_tokens: Token budget of a packed micro-batch.
         epochs: Passes over a batch of data (offline training with :meth:`GRPOTrainer.fit`).
         clip_low: The ratio is clipped below at ``1 - clip_low``.
         clip_high: The ratio is clipped above at ``1 + clip_high``.
@@ -60,6 +73,8 @@ class TrainConfig:
         save_every: Write a checkpoint every N optimizer steps (0: only at the end of ``fit``).
         seed: Seed of data shuffling and initialisation.
         device: ``cuda``, ``cpu``...; default cuda when available.
+        log_to: Experiment trackers that get the metrics too: ``tensorboard``, ``mlflow``, ``wandb``
+            (:mod:`rftgym.training.trackers`).
     """
 
     model: str = "tiny"
@@ -68,6 +83,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     batch_size: int = 64
     micro_batch_size: int = 8
+    pack: bool = True
+    micro_batch_tokens: int = 4096
     epochs: int = 1
     clip_low: float = 0.2
     clip_high: float = 0.2
@@ -81,6 +98,7 @@ class TrainConfig:
     save_every: int = 0
     seed: int = 0
     device: str | None = None
+    log_to: tuple[str, ...] = ()
 
 
 class GRPOTrainer:
@@ -97,7 +115,13 @@ class GRPOTrainer:
         hf_logging.set_verbosity_error()
         self.config = config
         self.output_dir = Path(config.output_dir)
-        self.device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.world_size, self.rank = distributed.world_size(), 0
+        if self.world_size > 1:
+            if config.lora_rank:
+                raise ValueError("lora_rank is not supported with several processes (FSDP2) yet")
+            self.rank, self.device = distributed.setup(config.device)
+        else:
+            self.device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and self.device.type == "cuda")
         torch.manual_seed(config.seed)
         self.base_path = resolve_model(config.model)
@@ -122,15 +146,27 @@ class GRPOTrainer:
         self.ref_model: Any = None
         if config.kl_coef:
             self.ref_model = _load_model(self.base_path, self.device).eval().requires_grad_(False)
+        self.architecture = type(self.model).__name__
+        if self.world_size > 1:
+            self.model = distributed.shard(self.model)
+            if self.ref_model is not None:
+                self.ref_model = distributed.shard(self.ref_model)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.step = 0
         self.skipped_steps = 0  # steps refused for lack of signal (see train_step)
         if checkpoint is not None:
             state = torch.load(checkpoint / "trainer_state.pt", map_location=self.device, weights_only=True)
-            self.optimizer.load_state_dict(state["optimizer"])
+            if self.world_size > 1:
+                distributed.load_optimizer_state(self.model, self.optimizer, state["optimizer"])
+            else:
+                self.optimizer.load_state_dict(state["optimizer"])
             self.step = state["step"]
-        self.metrics = MetricsLog(self.output_dir / "metrics.jsonl", keep_until_step=self.step)
+        # One writer: the other ranks' lines go nowhere.
+        metrics_path = self.output_dir / "metrics.jsonl" if self.rank == 0 else Path(os.devnull)
+        self.metrics = MetricsLog(
+            metrics_path, keep_until_step=self.step, log_to=config.log_to if self.rank == 0 else (), config=config
+        )
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -195,7 +231,7 @@ class GRPOTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         sums = self.accumulate_gradients(batch, rows)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        grad_norm = distributed.local(torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm))
         self.optimizer.step()
         self.step += 1
         elapsed = time.perf_counter() - started
@@ -225,62 +261,70 @@ class GRPOTrainer:
         """Add the gradient of one step's loss over ``rows`` to the parameters' ``.grad`` (no
         optimizer step). Returns sums over the sampled tokens (``tokens``, ``actor/pg_loss``,
         ``actor/entropy``, ``actor/pg_clipfrac``, ``actor/ppo_kl``, ``actor/kl_loss``) and
-        ``processed`` (every real token the forward passes saw)."""
-        chunks = [rows[i : i + self.config.micro_batch_size] for i in range(0, len(rows), self.config.micro_batch_size)]
-        micro = [{k: v.to(self.device) for k, v in batch.rows(chunk).items()} for chunk in chunks]
-        total = batch.loss_mask[rows].sum().clamp(min=1).to(self.device)  # before the micro-batch loop
+        ``processed`` (every real token the forward passes saw), over all ranks."""
+        mine = rows[self.rank :: self.world_size]
+        micro = [{k: v.to(self.device) for k, v in tensors.items()} for tensors in self._micro_batches(batch, mine)]
+        weights = [1.0] * len(micro)
+        total = float(batch.loss_mask[mine].sum())  # before the micro-batch loop
+        if self.world_size > 1:
+            total = distributed.all_reduce([total])[0]
+            most = int(distributed.all_reduce([float(len(micro))], "max")[0])
+            if not micro:  # this rank has no rows: it still joins every collective
+                micro = [{k: v.to(self.device) for k, v in self._micro_batches(batch, rows[:1])[0].items()}]
+                weights = [0.0]
+            weights += [0.0] * (most - len(micro))
+            micro += [micro[0]] * (most - len(micro))
+        total = max(total, 1.0)
         self._fill_old_logprobs(micro)
-        sums = {
-            "tokens": float(total),
-            "processed": 0.0,
-            "actor/pg_loss": 0.0,
-            "actor/entropy": 0.0,
-            "actor/pg_clipfrac": 0.0,
-            "actor/ppo_kl": 0.0,
-            "actor/kl_loss": 0.0,
-        }
+        names = ("actor/pg_loss", "actor/entropy", "actor/pg_clipfrac", "actor/ppo_kl", "actor/kl_loss")
+        sums = dict.fromkeys(("processed", *names), 0.0)
         self.model.train()
-        for tensors in micro:
+        for tensors, weight in zip(micro, weights):
             with self._autocast():
-                logp, log_probs = _token_logprobs(self.model, tensors, self.config.temperature)
-            entropy = _entropy(log_probs)
-            mask = tensors["loss_mask"]
-            ratio = torch.exp(logp - tensors["old_logprobs"])
-            advantages = tensors["advantages"]
+                logp, entropy = sampled_logprobs(self.model, tensors, self.config.temperature)
+            old, advantages = tensors["old"], tensors["advantages"][tensors["loss_mask"]]
+            ratio = torch.exp(logp - old)
             unclipped = ratio * advantages
             clipped = ratio.clamp(1 - self.config.clip_low, 1 + self.config.clip_high) * advantages
-            per_token = -torch.minimum(unclipped, clipped)
-            pg = per_token
+            pg = -torch.minimum(unclipped, clipped)
+            per_token = pg
             if self.ref_model is not None:
-                kl = _k3(tensors["ref_logprobs"], logp)
+                kl = _k3(tensors["ref"], logp)
                 per_token = per_token + self.config.kl_coef * kl
-                sums["actor/kl_loss"] += float(kl.detach()[mask].sum())
-            loss = torch.where(mask, per_token, 0.0).sum() / total
-            loss.backward()
+                sums["actor/kl_loss"] += weight * float(kl.detach().sum())
+            # FSDP averages gradients over ranks: times world_size gives their sum.
+            (per_token.sum() * (weight * self.world_size / total)).backward()
             with torch.no_grad():
-                sums["processed"] += float(tensors["attention_mask"].sum())
-                sums["actor/pg_loss"] += float(pg[mask].sum())
-                sums["actor/entropy"] += float(entropy[mask].sum())
-                sums["actor/pg_clipfrac"] += float((clipped < unclipped)[mask].sum())
-                sums["actor/ppo_kl"] += float((tensors["old_logprobs"] - logp)[mask].sum())
-        return sums
+                sums["processed"] += weight * float(tensors["real_tokens"])
+                sums["actor/pg_loss"] += weight * float(pg.sum())
+                sums["actor/entropy"] += weight * float(entropy.sum())
+                sums["actor/pg_clipfrac"] += weight * float((clipped < unclipped).sum())
+                sums["actor/ppo_kl"] += weight * float((old - logp).sum())
+        if self.world_size > 1:
+            sums = dict(zip(sums, distributed.all_reduce(list(sums.values()))))
+        return {"tokens": total, **sums}
+
+    def _micro_batches(self, batch: TrainingBatch, rows: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        if self.config.pack:
+            return batch.packed_micro_batches(rows, self.config.micro_batch_tokens)
+        return batch.padded_micro_batches(rows, self.config.micro_batch_size)
 
     @torch.no_grad()
     def _fill_old_logprobs(self, micro: list[dict[str, torch.Tensor]]) -> None:
-        """Old logprobs the data lacks come from the model as it is before the step; reference
-        logprobs from the reference model."""
+        """Each micro-batch's ``old`` logprobs (flat, over its sampled tokens): the data's, and
+        where it lacks them the model's as it is before the step; ``ref`` ones from the reference."""
         self.model.eval()
         for tensors in micro:
-            mask, old = tensors["loss_mask"], tensors["old_logprobs"]
-            missing = mask & (old.isnan() | (not self.config.use_endpoint_logprobs))
-            if missing.any():
+            old = tensors["old_logprobs"][tensors["loss_mask"]]
+            missing = old.isnan() | (not self.config.use_endpoint_logprobs)
+            if missing.any() or self.world_size > 1:  # ranks run the same forwards
                 with self._autocast():
-                    current, _ = _token_logprobs(self.model, tensors, self.config.temperature)
-                old = torch.where(missing, current, old)
-            tensors["old_logprobs"] = torch.where(mask, old, 0.0)
+                    current, _ = sampled_logprobs(self.model, tensors, self.config.temperature)
+                old = torch.where(missing, current.float(), old)
+            tensors["old"] = old
             if self.ref_model is not None:
                 with self._autocast():
-                    tensors["ref_logprobs"], _ = _token_logprobs(self.ref_model, tensors, self.config.temperature)
+                    tensors["ref"] = sampled_logprobs(self.ref_model, tensors, self.config.temperature)[0].float()
 
     def _autocast(self) -> Any:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -288,22 +332,33 @@ class GRPOTrainer:
     # ----- outputs -----
 
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step-NNNNNN`` (HF weights, tokenizer, optimizer state, marker)."""
+        """Write ``checkpoints/step-NNNNNN`` (HF weights, tokenizer, optimizer state, marker).
+        With several processes every rank must call it: the shards are gathered, rank 0 writes."""
         path = self.checkpoint_dir / f"step-{self.step:06d}"
-        path.mkdir(parents=True, exist_ok=True)
-        model = self.model
-        if self.config.lora_rank:
-            model = _merged_copy(model)
-        model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
-        torch.save({"step": self.step, "optimizer": self.optimizer.state_dict()}, path / "trainer_state.pt")
-        (path / "train_config.json").write_text(json.dumps(asdict(self.config), default=str, indent=2))
-        write_marker(path, self.step)
+        if self.world_size > 1:
+            weights = distributed.full_state_dict(self.model)
+            optimizer = distributed.full_optimizer_state(self.model, self.optimizer)
+        else:
+            weights, optimizer = None, self.optimizer.state_dict()
+        if self.rank == 0:
+            path.mkdir(parents=True, exist_ok=True)
+            model = _merged_copy(self.model) if self.config.lora_rank else self.model
+            model.save_pretrained(path, state_dict=weights)
+            if self.world_size > 1:  # the config names FSDP's wrapper class: name the model's own
+                config = json.loads((path / "config.json").read_text())
+                config["architectures"] = [self.architecture]
+                (path / "config.json").write_text(json.dumps(config, indent=2))
+            self.tokenizer.save_pretrained(path)
+            torch.save({"step": self.step, "optimizer": optimizer}, path / "trainer_state.pt")
+            (path / "train_config.json").write_text(json.dumps(asdict(self.config), default=str, indent=2))
+            write_marker(path, self.step)
+        if self.world_size > 1:
+            torch.distributed.barrier()  # the checkpoint is complete when any rank returns
         return path
 
     def plot(self) -> list[Path]:
-        """Draw every metric of ``metrics.jsonl`` into ``plots/``."""
-        if not self.metrics.path.is_file():
+        """Draw every metric of ``metrics.jsonl`` into ``plots/`` (rank 0's job)."""
+        if self.rank != 0 or not self.metrics.path.is_file():
             return []
         return plot_metrics(self.metrics.path, self.output_dir / "plots")
 
@@ -312,28 +367,9 @@ def _load_model(path: str, device: torch.device) -> Any:
     """The causal LM of ``path`` in fp32 on ``device`` (autocast gives bf16 compute on GPU)."""
     from transformers import AutoModelForCausalLM
 
-    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)  # Any: its stubs reject .to(device)
+    # sdpa: the attention that takes packed micro-batches' boolean block masks (see data.py).
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
     return model.to(device)
-
-
-def _token_logprobs(
-    model: Any, tensors: dict[str, torch.Tensor], temperature: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``logp[b, j] = log p(input_ids[b, j] | input_ids[b, :j])`` at ``temperature`` (0 at j=0),
-    and the next-token log-distributions it was picked from (``[b, length - 1, vocab]``)."""
-    ids = tensors["input_ids"]
-    logits = model(input_ids=ids, attention_mask=tensors["attention_mask"]).logits[:, :-1].float() / temperature
-    log_probs = logits.log_softmax(-1)
-    picked = log_probs.gather(-1, ids[:, 1:, None]).squeeze(-1)
-    return torch.cat([picked.new_zeros((ids.shape[0], 1)), picked], dim=1), log_probs
-
-
-@torch.no_grad()
-def _entropy(log_probs: torch.Tensor) -> torch.Tensor:
-    """The entropy of each next-token distribution of :func:`_token_logprobs`, aligned with its
-    ``logp`` (0 at j=0). A metric: no gradient flows through it."""
-    entropy = -(log_probs.exp() * log_probs).sum(-1)
-    return torch.cat([entropy.new_zeros((entropy.shape[0], 1)), entropy], dim=1)
 
 
 def _k3(ref_logp: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ class CodeSandboxEnv(ChatEnv):
       in a fresh sandbox (:mod:`rftgym.envs.code.grading`); 0 without a submission.
     """
 
+    worker_resources = {"docker": 1.0}  # on a cluster, its workers need a node with a Docker engine
     rubric = Rubric(
         [
             RewardTerm("invalid_tool_calls", tool_call_errors(), weight=-0.1),
