@@ -32,7 +32,7 @@ import gymnasium
 
 from rftgym.agents.base import Policy, TaskPolicy
 from rftgym.envs.registry import chat_env
-from rftgym.rollout import rollout
+from rftgym.rollout import Executor, rollout
 from rftgym.trajectories import Trajectory, pass_at_k, read_trajectories, summarize
 
 VERDICTS = ("ready", "too hard", "too easy", "dead reward component")
@@ -197,9 +197,11 @@ def baseline(
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> Readiness:
-    """Play the first ``num_tasks`` tasks of ``split`` ``k`` times each with ``policy``, write the
-    episodes to ``out`` (refused if it exists, unless ``force``) and assess them.
+    """Play the first ``num_tasks`` tasks of ``split`` ``k`` times each with ``policy`` (where
+    ``executor`` plays episodes, as for :func:`~rftgym.rollout.rollout`), write the episodes to
+    ``out`` (refused if it exists, unless ``force``) and assess them.
 
     Raises:
         ValueError: Arguments out of range, ``out`` refused, or no episode scored.
@@ -209,12 +211,12 @@ def baseline(
     env = chat_env(gymnasium.make(env_id, **(env_kwargs or {})))
     try:
         split_size = len(env.tasks(split))
-        weights = {term.name: term.weight for term in env.rubric.terms("turn") + env.rubric.terms("outcome")}
+        weights = {term.name: term.weight for term in env.rubric.terms()}
     finally:
         env.close()
     result = rollout(
         env_id, policy, out, env_kwargs=env_kwargs, split=split, num_tasks=num_tasks, group_size=k,
-        concurrency=concurrency, seed=seed, force=force, progress=progress,
+        concurrency=concurrency, seed=seed, force=force, progress=progress, executor=executor,
     )  # fmt: skip
     played = set(result.episode_ids)
     episodes = (t for t in read_trajectories(out, latest_only=True) if t.id in played)

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import importlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +77,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "lora_rank": (0, None),
     "micro_batch_tokens": (1, None),
     "ray_workers": (1, None),
+    "readiness_tasks": (1, None),
 }
 _POSITIVE = ("timeout", "turn_timeout", "episode_timeout", "lr")  # more than 0
 
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_ranges(args)
         args.new_envs = _import_modules(getattr(args, "imports", None) or [])
-        code: int = args.func(args)
+        with _judge_environ(args):
+            code: int = args.func(args)
         sys.stdout.flush()  # now, so that a reader that left early is answered below, not at exit
         return code
     except UserError as e:
@@ -139,6 +143,42 @@ def _import_modules(modules: list[str]) -> list[str]:
     except ValueError as e:
         raise UserError(str(e)) from None
     return sorted(set(gymnasium.registry) - before)
+
+
+def _add_judge(parser: argparse.ArgumentParser) -> None:
+    """``--judge-base-url`` / ``--judge-model``: the LLM judge of envs and rubrics that use one."""
+    parser.add_argument(
+        "--judge-base-url",
+        help="OpenAI-compatible endpoint of the LLM judge of envs and rubrics that use one (Moderation-v0, "
+        "rubrics built with LLMJudge.from_env); sets RFTGYM_JUDGE_BASE_URL while the command runs",
+    )
+    parser.add_argument("--judge-model", help="the judge model (sets RFTGYM_JUDGE_MODEL)")
+
+
+@contextlib.contextmanager
+def _judge_environ(args: argparse.Namespace) -> Iterator[None]:
+    """``--judge-base-url`` / ``--judge-model`` as ``RFTGYM_JUDGE_BASE_URL`` / ``RFTGYM_JUDGE_MODEL``
+    (the one way a judge is configured) while the command runs; restored afterwards."""
+    import os
+
+    given = {
+        var: value
+        for var, value in (
+            ("RFTGYM_JUDGE_BASE_URL", getattr(args, "judge_base_url", None)),
+            ("RFTGYM_JUDGE_MODEL", getattr(args, "judge_model", None)),
+        )
+        if value
+    }
+    before = {var: os.environ.get(var) for var in given}
+    os.environ.update(given)
+    try:
+        yield
+    finally:
+        for var, value in before.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _add_import(parser: argparse.ArgumentParser, *, keep_parent: bool = False) -> None:
@@ -268,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
         "Needs: pip install 'rftgym[ray]'",
     )
     p.add_argument("--ray-workers", type=int, help="with --ray: rollout-worker actors (default: one per node)")
+    _add_judge(p)
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("stats", help="summarise trajectory files")
@@ -305,6 +346,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--seed", type=int, default=0, help="base seed of the episodes' resets (sampling is unseeded)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_judge(p)
     p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("validate", help="check trajectory files; lists file:line for every bad line")
@@ -319,12 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         "returning one); default: each episode's env's own rubric",
     )
     p.add_argument("--out", type=Path, required=True, help="the new trajectory file (must not exist)")
-    p.add_argument(
-        "--judge-base-url",
-        help="OpenAI-compatible endpoint of the LLM judge, for rubrics that build "
-        "theirs with LLMJudge.from_env (sets RFTGYM_JUDGE_BASE_URL)",
-    )
-    p.add_argument("--judge-model", help="the judge model (sets RFTGYM_JUDGE_MODEL)")
+    _add_judge(p)
     _add_import(p)
     p.set_defaults(func=cmd_rescore)
 
@@ -390,6 +427,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=5, help="--online: validate on the test split every N steps")
     p.add_argument("--val-tasks", type=int, default=16, help="--online: test tasks per validation (default: 16)")
     p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="--online: play the rollouts on rollout workers of a Ray cluster (ADDRESS: auto, HOST:6379, "
+        "ray://HOST:10001; none: start a local Ray); the trainer stays here. Needs: pip install 'rftgym[ray]'",
+    )
+    p.add_argument("--ray-workers", type=int, help="with --ray: rollout-worker actors (default: one per node)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="--online: interface of the built-in endpoint the rollouts call (default: 127.0.0.1, this "
+        "machine only; 0.0.0.0 when --ray has nodes on other machines)",
+    )
+    p.add_argument(
         "--env-arg",
         action="append",
         default=[],
@@ -438,6 +490,21 @@ def _parser() -> argparse.ArgumentParser:
         help="also log the metrics to tensorboard, mlflow and/or wandb (comma-separated; files under --output-dir)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of shuffling and initialisation")
+    p.add_argument(
+        "--readiness-tasks",
+        type=int,
+        default=8,
+        help="--online: train tasks of the readiness check (rftgym baseline, --group-size samples each) run "
+        "through the loop's endpoint before the first step (default: 8)",
+    )
+    p.add_argument("--skip-readiness", action="store_true", help="--online: no readiness check")
+    p.add_argument(
+        "--require-ready",
+        action="store_true",
+        help="--online: stop (exit 1) unless the readiness verdict is ready (default: warn and train)",
+    )
+    _add_judge(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (the per-step lines stay)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("sandbox", help="the Docker code sandbox: build-image, gc, selftest")
@@ -825,16 +892,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
-    import os
-
     from rftgym.rescore import load_rubric, rescore_file
     from rftgym.trajectories import TrajectoryFileError
 
     _check_file(args.file)
     _check_writable(args.out)
-    for flag, var in ((args.judge_base_url, "RFTGYM_JUDGE_BASE_URL"), (args.judge_model, "RFTGYM_JUDGE_MODEL")):
-        if flag:
-            os.environ[var] = flag
     try:
         rubric = load_rubric(args.rubric) if args.rubric else None
         notice = functools.partial(console.print, highlight=False)
@@ -905,6 +967,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if bool(args.files) == bool(args.online):
         raise UserError("give trajectory files or --online ENV_ID (not both)")
+    if not args.online and (args.ray is not None or args.host != "127.0.0.1"):
+        raise UserError("--ray and --host go with --online (training on files plays no episodes)")
     for path in args.files:
         _check_file(path)
     config = TrainConfig(
@@ -961,13 +1025,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.temperature is None and batch.temperature:  # greedy data (0) is scored at 1
         trainer.config.temperature = batch.temperature
     console.print(f"scoring tokens at temperature {trainer.config.temperature:g}", highlight=False)
-    trainer.fit(batch, on_step=show)
+    # The most steps fit can take (a step without learning signal is skipped, leaving the bar short).
+    steps = trainer.step + config.epochs * -(-len(batch) // config.batch_size)
+    with _train_progress(not args.no_progress, steps, trainer.step, show) as on_step:
+        trainer.fit(batch, on_step=on_step)
     console.print(
         f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
         f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}",
         highlight=False,
     )
     return 0
+
+
+@contextlib.contextmanager
+def _train_progress(
+    enabled: bool, total: int, done: int, show: Callable[[int, dict[str, float]], None]
+) -> Iterator[Callable[[int, dict[str, float]], None]]:
+    """The trainer's ``on_step``: prints the step's line (``show``) and moves the progress bar (steps
+    done of ``total``, the last step's reward and entropy, ETA), the rollout's bar on stderr; no bar
+    when not ``enabled`` (``--no-progress``)."""
+    from rftgym.rollout import progress_bar
+
+    fields = "reward {task.fields[reward]:.3f}  entropy {task.fields[entropy]:.3f}"
+    nan = float("nan")
+    with progress_bar(enabled, "train", total, fields, completed=done, console=console, reward=nan, entropy=nan) as bar:
+
+        def on_step(step: int, metrics: dict[str, float]) -> None:
+            show(step, metrics)
+            bar(step, reward=metrics["critic/rewards/mean"], entropy=metrics["actor/entropy"])
+
+        yield on_step
+
+
+def _resumed_step(output_dir: Path) -> int:
+    """The step of the checkpoint a resumed run starts from (0 when it has none)."""
+    from rftgym.models.checkpoints import checkpoint_info, latest_checkpoint
+
+    checkpoint = latest_checkpoint(output_dir / "checkpoints")
+    return int((checkpoint_info(checkpoint) or {}).get("step", 0)) if checkpoint else 0
 
 
 def _log_to(text: str) -> tuple[str, ...]:
@@ -995,12 +1090,26 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
         advantage=args.advantage,
         options=AdvantageOptions(gamma=args.gamma),
         env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg),
+        host=args.host,
+        readiness_tasks=0 if args.skip_readiness else args.readiness_tasks,
     )
     _check_chat_env(online.env_id, online.env_kwargs)  # before the output folder is written to
+    executor = _ray_executor(args.ray, args.ray_workers) if args.ray is not None else None
     try:
-        history = train_online(online, config, resume=args.resume, on_step=show)
-    except (OSError, ValueError, ImportError, RuntimeError, TypeError) as e:
+        done = _resumed_step(config.output_dir) if args.resume else 0
+        with _train_progress(not args.no_progress, online.steps, done, show) as on_step:
+            history = train_online(
+                online, config, resume=args.resume, on_step=on_step, executor=executor,
+                on_readiness=functools.partial(_show_readiness, args.require_ready, config.output_dir),
+            )  # fmt: skip
+    except _NotReady as e:
+        console.print(f"[red]error:[/] {e}", highlight=False)
+        return 1
+    except (OSError, ValueError, ImportError, RuntimeError, TypeError) as e:  # a cluster's errors too
         raise UserError(" ".join(str(e).split())[:300]) from None
+    replayed = sum(int(m.get("rollout/replayed", 0)) for m in history)
+    if replayed:
+        console.print(f"{replayed} episodes played again after their Ray worker was lost", highlight=False)
     final = history[-1].get("val-score/rewards/mean@1") if history else None
     console.print(
         f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, plots "
@@ -1008,6 +1117,24 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
         highlight=False,
     )
     return 0
+
+
+class _NotReady(Exception):
+    """``--require-ready`` and a readiness verdict other than ready: one line, exit status 1."""
+
+
+def _show_readiness(require: bool, output_dir: Path, report: Any) -> None:
+    """Print the readiness check of ``train --online``: one line when ready, else the report and a
+    warning, or stop with ``--require-ready``."""
+    verdict = f"readiness: {report.verdict.upper()}: {report.reason}"
+    where = f"(report: {output_dir}/readiness.json)"
+    if report.verdict == "ready":
+        console.print(f"{verdict} {where}", highlight=False)
+        return
+    if require:
+        raise _NotReady(f"{verdict}; --require-ready stops here {where}")
+    console.print("\n".join(report.lines()[:-1]), highlight=False)
+    console.print(f"[yellow]warning:[/] {verdict}; training anyway (--require-ready stops here)", highlight=False)
 
 
 def _read_all(paths: list[Path], *, latest_only: bool = False) -> list:

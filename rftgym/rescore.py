@@ -151,11 +151,7 @@ def _score_groups(pending: list[tuple[Trajectory, Rubric, RewardContext | None]]
         if ctx is not None:
             groups.setdefault((traj.env_id, traj.group_id), []).append((traj, rubric, ctx))
     for members in groups.values():
-        rubric = members[0][1]
-        for (traj, _, _), (reward, components) in zip(members, rubric.score_group([ctx for _, _, ctx in members])):
-            traj.outcome_components = {**traj.outcome_components, **components}
-            traj.outcome_reward += reward
-            traj.reward += reward
+        members[0][1].add_group_scores([(ctx.task, traj) for traj, _, ctx in members])
     yield from (traj for traj, _, _ in pending)
 
 

@@ -13,6 +13,15 @@ asking again cannot change: a model name the endpoint does not know, a request f
 stops after :data:`SAME_REJECTIONS_TO_STOP` of them in a row, with the reason in
 ``RolloutResult.stopped``; the episodes not yet started are neither played nor written.
 
+Group terms: when the env's rubric has ``scope="group"`` terms (e.g. an LLM judge ranking the
+samples of a task against each other, :meth:`rftgym.rewards.LLMJudge.rank_group`), the driver holds
+a group's finished episodes until every sample of the task in this run has finished, applies the
+group terms to those that ended without an error (in a worker thread: a judge call never blocks
+the loop), then writes the whole group. Without group terms nothing is held. A judge that fails is
+recorded as ``<term>/error``, never as 0; a group term that breaks (an exception other than
+``RewardTermError``) is recorded as the episodes' error. Episodes held when the run is interrupted
+or stopped are not written: ``--resume`` plays their group again, whole.
+
 The output file is never written by surprise: an existing non-empty ``out`` is refused without
 ``resume`` (``force=True`` overwrites it), a file that is not a trajectory file is never appended
 to, and ``resume`` refuses a file whose episodes come from another env, model or sampling unless
@@ -29,13 +38,21 @@ import functools
 import time
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import gymnasium
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from rftgym._compat import within
 from rftgym.agents.base import ContextLengthExceeded, Policy, PolicyError, TaskPolicy
@@ -309,6 +326,7 @@ async def arollout(
     try:
         env = chat_env(probe)
         tasks = [env.task_by_id(t) for t in task_ids] if task_ids else env.tasks(split, num_tasks)
+        rubric = getattr(env, "rubric", None)
     finally:
         probe.close()
     episodes = [Episode(task, i, _episode_seed(seed, f"{task.id}#{i}")) for task in tasks for i in range(group_size)]
@@ -325,9 +343,11 @@ async def arollout(
         meta["env_modules"] = modules
     player = EpisodePlayer(env_id, policy, make_env, result.run_id, meta, episode_timeout, turn_timeout)
     rejections = _Rejections()
+    groups = _Groups(rubric, queue)
+    scoring: set[asyncio.Task[None]] = set()  # groups being scored by their group terms
     with TrajectoryWriter(out, resume=resume) as writer, _progress(progress, len(queue)) as bar:
 
-        def finish(episode: Episode, traj: Trajectory) -> None:
+        def write(episode: Episode, traj: Trajectory) -> None:
             """The one place a finished episode is written, counted and shown, whatever played it."""
             _write(writer, traj)
             _count(result, traj)
@@ -336,12 +356,59 @@ async def arollout(
                 result.stopped = reason
                 queue.clear()  # the episodes in flight finish and are written; no new one starts
 
+        async def score_and_write(group: list[tuple[Episode, Trajectory]]) -> None:
+            await asyncio.get_running_loop().run_in_executor(None, groups.score, group)
+            for member in group:
+                write(*member)
+
+        def finish(episode: Episode, traj: Trajectory) -> None:
+            """Write the episode, or hold it until its group is complete and scored (group terms)."""
+            group = groups.add(episode, traj)
+            if groups.rubric is None:
+                write(episode, traj)
+            elif group is not None:
+                scoring.add(asyncio.ensure_future(score_and_write(group)))
+
         try:
             await (executor or LocalExecutor()).run(queue, player, finish, concurrency, result)
+            await asyncio.gather(*scoring)
         except asyncio.CancelledError:
             result.interrupted = True
+            for task in scoring:
+                task.cancel()
             raise
     return result
+
+
+class _Groups:
+    """Holds a group's finished episodes until every sample of its task in this run has finished,
+    when the rubric has group terms (``rubric`` is None otherwise, and nothing is held)."""
+
+    def __init__(self, rubric: Any, episodes: Sequence[Episode]) -> None:
+        self.rubric: Any = rubric if rubric is not None and rubric.terms("group") else None
+        self.size = Counter(e.task.id for e in episodes)
+        self.held: dict[str, list[tuple[Episode, Trajectory]]] = {}
+
+    def add(self, episode: Episode, traj: Trajectory) -> list[tuple[Episode, Trajectory]] | None:
+        """The episode's group once it is complete (then no longer held), else None."""
+        if self.rubric is None:
+            return None
+        group = self.held.setdefault(episode.task.id, [])
+        group.append((episode, traj))
+        if len(group) < self.size[episode.task.id]:
+            return None
+        del self.held[episode.task.id]
+        return sorted(group, key=lambda member: member[0].sample_index)
+
+    def score(self, group: list[tuple[Episode, Trajectory]]) -> None:
+        """Apply the group terms to the members that ended without an error, in place."""
+        ended = [(e.task, t) for e, t in group if t.error is None and (t.terminated or t.truncated)]
+        try:
+            self.rubric.add_group_scores(ended)
+        except Exception as e:  # a broken group term: the episodes' error (played again by resume), never a reward
+            for _, traj in ended:
+                traj.termination_reason = "error"
+                traj.error = {"type": "GroupScoringError", "message": f"{type(e).__name__}: {e}"}
 
 
 def check_rollout_args(
@@ -562,17 +629,31 @@ def _count(result: RolloutResult, traj: Trajectory) -> None:
 
 @contextlib.contextmanager
 def _progress(enabled: bool, total: int) -> Iterator[Callable[[RolloutResult], None]]:
-    """A rich progress bar with the live mean reward and error count; yields an update function."""
+    """The rollout's progress bar: episodes done, the live mean reward and the error count."""
+    fields = "reward {task.fields[reward]:.3f}  errors {task.fields[errors]}"
+    with progress_bar(enabled, "rollout", total, fields, reward=0.0, errors=0) as update:
+        yield lambda r: update(r.written, reward=r.mean_reward, errors=r.errors)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    enabled: bool, title: str, total: int, fields: str, *, completed: int = 0, console: Any = None, **start: Any
+) -> Iterator[Callable[..., None]]:
+    """A rich progress bar of ``total`` items: done/total, time elapsed, ETA, then ``fields``, a
+    format string over the live values (``"reward {task.fields[reward]:.3f}"``) whose first values
+    are ``start``. Yields ``update(completed, **values)``; with ``enabled`` false, a no-op."""
     if not enabled:
-        yield lambda result: None
+        yield lambda completed, **values: None
         return
     columns = (
-        TextColumn("[bold]rollout"),
+        TextColumn(f"[bold]{title}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("reward {task.fields[reward]:.3f}  errors {task.fields[errors]}"),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn(fields),
     )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("episodes", total=total, reward=0.0, errors=0)
-        yield lambda r: bar.update(task, advance=1, reward=r.mean_reward, errors=r.errors)
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(title, total=total, completed=completed, **start)
+        yield lambda done, **values: bar.update(task, completed=done, **values)

@@ -38,7 +38,17 @@ ALLOWED: dict[str, set[str]] = {
     "rescore": {"rewards", "trajectories", "envs"},
     "lint": {"agents", "envs", "rollout", "trajectories"},
     "export": {"trajectories"},
-    "training": {"_background", "models", "trajectories", "serving", "agents", "envs", "rewards", "rollout"},
+    "training": {
+        "_background",
+        "models",
+        "trajectories",
+        "serving",
+        "agents",
+        "envs",
+        "rewards",
+        "rollout",
+        "baseline",
+    },
     # Planned parts (DESIGN's scale-out), placed now so that they start in the right layer.
     "engines": {"_background", "models", "agents"},
     "executors": {"_background", "agents", "envs", "trajectories", "rollout"},

@@ -1,10 +1,13 @@
 """Rollouts on a real multi-node Ray cluster on this machine (``ray.cluster_utils.Cluster``: a head
 and two worker nodes, each its own raylet): the same episodes as a local run, and a node removed
-mid-run loses and duplicates nothing. Every cluster is shut down: no raylet or GCS is left."""
+mid-run loses and duplicates nothing; `train --online --ray` plays its steps on the cluster; Ctrl-C
+under `--ray` exits 130 with whole lines. Every cluster is shut down: no raylet or GCS is left."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -152,6 +155,7 @@ def test_node_lost_mid_run_replays_its_episodes_exactly_once(tmp_path, cluster):
     assert all(l["error"] is None and l["reward"] == 1.0 for l in lines), "a lost node is never the policy's failure"
     assert result.written == 24 and result.errors == 0 and result.replayed >= 1
     assert sum(l["metadata"].get("replays", 0) for l in lines) == result.replayed
+    assert rftgym.trajectories.summarize(rftgym.read_trajectories(out))["replays"]["total"] == result.replayed
 
 
 def test_a_crashed_worker_restarts_and_an_episode_lost_too_often_is_an_error(tmp_path, cluster):
@@ -226,3 +230,117 @@ def test_code_env_over_ray_replays_a_lost_docker_node_and_leaks_no_container(tmp
     while (left := [c for c in containers(client, LABEL) if c["Id"] not in before]) and time.monotonic() < end:
         time.sleep(0.5)
     assert not left, "containers of the Ray workers were left behind"
+
+
+def test_online_training_plays_its_rollouts_on_the_cluster(tmp_path, cluster, capsys):
+    """`rftgym train --online … --ray`: the workers call the driver's endpoint (127.0.0.1 reaches
+    it from every node of this machine); the trainer stays here and writes its metrics."""
+    pytest.importorskip("torch")
+    from tiny_model import tiny_model_path
+
+    out = tmp_path / "online"
+    command = ["train", "--online", "rftgym/Letters-v0", "--model", str(tiny_model_path()), "--output-dir", str(out)]
+    command += ["--steps", "2", "--tasks-per-step", "2", "--group-size", "8", "--max-tokens", "8", "--val-every", "0"]
+    command += ["--lr", "1e-2", "--batch-size", "16", "--micro-batch-size", "16", "--ray", cluster[0].address]
+    assert main(command) == 0, capsys.readouterr().err
+    steps = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in steps if "critic/rewards/mean" in m] == [1, 2]
+    assert all(m["rollout/replayed"] == 0 for m in steps if "critic/rewards/mean" in m)
+    for step in range(2):
+        lines = read_lines(out / "rollouts" / f"step-{step:06d}.jsonl")
+        assert len(lines) == 16 and all(l["error"] is None and l["turns"][0]["completion_token_ids"] for l in lines)
+
+
+def test_train_from_files_refuses_ray(tmp_path, capsys):
+    assert main(["train", str(tmp_path / "x.jsonl"), "--ray"]) == 2
+    assert "--ray and --host go with --online" in capsys.readouterr().err
+
+
+def test_stats_counts_the_replayed_episodes(tmp_path, capsys):
+    out = tmp_path / "replayed.jsonl"
+    rftgym.rollout(MATH, oracle_policy(MATH), out, num_tasks=3, progress=False)
+    lines = read_lines(out)
+    lines[1]["metadata"]["replays"] = 2  # what the Ray executor records on an episode it played again
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert main(["stats", str(out)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "replayed episodes" in line)
+    assert row.split("│")[2].split() == ["1", "(2", "replays)"]
+    assert main(["stats", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["replays"] == {"episodes": 1, "total": 2}
+
+
+def test_ctrl_c_under_ray_exits_130_keeps_whole_lines_and_leaves_no_ray_process(tmp_path, math_oracle):
+    """The CLI starts a local Ray of its own; Ctrl-C mid-run stops it: exit 130, every line kept
+    is whole, and none of the processes it started (raylet, GCS, agents, workers) is left."""
+    pytest.importorskip("ray")
+    import signal
+
+    from conftest import default_sigint
+
+    out = tmp_path / "interrupted.jsonl"
+
+    def respond(request):
+        time.sleep(0.05)
+        return math_oracle(request)
+
+    with ScriptedServer(respond=respond) as server:
+        args = ["rollout", MATH, "--base-url", server.base_url, "--model", "scripted", "--num-tasks", "40"]
+        args += ["--group-size", "2", "--concurrency", "4", "--out", str(out), "--no-progress"]
+        args += ["--ray", "--ray-workers", "1"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rftgym", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=default_sigint,
+        )  # fmt: skip
+        started: set[int] = set()
+        try:
+            end = time.monotonic() + 180
+            while not (out.exists() and out.read_text().count("\n") >= 3):
+                assert proc.poll() is None and time.monotonic() < end, proc.communicate()
+                started |= _descendants(proc.pid)
+                time.sleep(0.05)
+            started |= _descendants(proc.pid)
+            assert any("raylet" in args for args in _processes(started).values()), "no Ray seen: a check of nothing"
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:  # a failed test still ends what it started, its Ray too
+                started |= _descendants(proc.pid)
+                proc.kill()
+                proc.communicate()
+                for pid in _processes(started):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    kept = read_lines(out)  # fails on a partial line
+    assert 3 <= len(kept) < 80 and len({l["id"] for l in kept}) == len(kept)
+    end = time.monotonic() + 30
+    while (left := _processes(started)) and time.monotonic() < end:
+        time.sleep(0.5)
+    assert not left, left
+
+
+def _table() -> list[tuple[int, int, str, str]]:
+    """(pid, parent pid, state, args) of every process."""
+    rows = subprocess.run(["ps", "-eww", "-o", "pid=,ppid=,stat=,args="], capture_output=True, text=True).stdout
+    return [(int(r.split(None, 3)[0]), int(r.split(None, 3)[1]), *r.split(None, 3)[2:4]) for r in rows.splitlines()]
+
+
+def _descendants(root: int) -> set[int]:
+    table, found = _table(), {root}
+    while new := {pid for pid, parent, _, _ in table if parent in found and pid not in found}:
+        found |= new
+    return found - {root}
+
+
+def _processes(pids: set[int]) -> dict[int, str]:
+    """Those of ``pids`` still running (a zombie has ended), with their command lines."""
+    return {pid: args for pid, _, state, args in _table() if pid in pids and not state.startswith("Z")}
+
+
+def test_an_endpoint_on_every_interface_is_given_to_workers_at_this_machines_address():
+    from rftgym.training.online import _reachable
+
+    assert _reachable("http://127.0.0.1:8000/v1", "127.0.0.1") == "http://127.0.0.1:8000/v1"
+    url = _reachable("http://0.0.0.0:8000/v1", "0.0.0.0")
+    assert url.startswith("http://") and url.endswith(":8000/v1") and "0.0.0.0" not in url

@@ -1,6 +1,11 @@
-"""``rftgym train --log-to``: the trainer's metrics, read back with each tracker's own reader."""
+"""``rftgym train --log-to``: the trainer's metrics, read back with each tracker's own reader
+(TensorBoard's EventAccumulator, MLflow's client, W&B's ``wandb leet inspect``)."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import pytest
 from tiny_model import tiny_model_path
@@ -78,6 +83,46 @@ def test_trainer_metrics_read_back_from_tensorboard_and_mlflow(tmp_path):
     for name in names:
         history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, mlflow_name(name))]
         assert history == [(line["step"], pytest.approx(line[name])) for line in lines if name in line]
+
+
+def test_trainer_metrics_read_back_from_an_offline_wandb_run(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from rftgym.training import GRPOTrainer, TrainConfig, read_metrics
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    config = TrainConfig(
+        model=str(tiny_model_path()), output_dir=tmp_path, batch_size=4, micro_batch_size=4, log_to=("wandb",)
+    )
+    trainer = GRPOTrainer(config)
+    trainer.fit(_batch())
+    lines = read_metrics(trainer.metrics.path)
+    del trainer  # closes the tracker (the run finishes)
+
+    # W&B's own reader of the run's .wandb transaction log (wandb-core behind `wandb leet inspect`).
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert len(list(run_dir.glob("run-*.wandb"))) == 1
+    records = [json.loads(line) for line in _wandb_inspect(run_dir, "--json").splitlines()]
+    (run,) = [r["run"] for r in records if r["type"] == "run"]
+    assert run["project"] == "rftgym" and run["display_name"] == tmp_path.name
+    assert run["config"]["update"]["learning_rate"] == str(config.learning_rate)
+    history = [r["history"] for r in records if r["type"] == "history"]
+    assert [h["step"]["num"] for h in history] == [line["step"] for line in lines]
+    for logged, line in zip(history, lines, strict=True):
+        metrics = {k: v for k, v in logged["item"].items() if not k.startswith("_")}
+        assert metrics == {k: pytest.approx(v) for k, v in line.items() if k != "step"}
+    summary = json.loads(_wandb_inspect(run_dir, "--summary", "--json"))
+    assert summary["state"] == "finished" and summary["step"] == lines[-1]["step"]
+
+
+def _wandb_inspect(run_dir, *flags: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", *flags, str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
 
 
 def test_mlflow_names_keep_the_metric_names_except_the_at_sign():

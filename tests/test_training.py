@@ -408,10 +408,36 @@ def test_rftgym_train_command(tmp_path, capsys):
     assert main(["train", str(data), "--model", str(tmp_path / "no-model"), "--output-dir", str(tmp_path / "x")]) == 2
 
 
+def test_rftgym_train_shows_a_progress_bar_under_the_step_lines_unless_told_not_to(tmp_path, capsys):
+    from rftgym.cli import main
+
+    data = tmp_path / "data.jsonl"
+    with TrajectoryWriter(data) as writer:
+        writer.write(_episode("a", MULTI_TURN, reward=1.0))
+        writer.write(_episode("b", MULTI_TURN[:5], reward=0.0))
+    command = ["train", str(data), "--model", str(tiny_model_path()), "--batch-size", "1"]
+
+    assert main([*command, "--output-dir", str(tmp_path / "bar")]) == 0
+    said = capsys.readouterr().err.splitlines()  # not a terminal: the bar's last state, once, at the end
+    last = json.loads((tmp_path / "bar" / "metrics.jsonl").read_text().splitlines()[-1])
+    (bar,) = [line for line in said if line.startswith("train ")]
+    assert " 2/2 " in bar and " eta " in bar
+    assert f"reward {last['critic/rewards/mean']:.3f}  entropy {last['actor/entropy']:.3f}" in bar
+    steps = [line for line in said if line.startswith("step ")]
+    assert [line.split(":")[0] for line in steps] == ["step 1", "step 2"], "the metrics lines stay"
+    assert said.index(steps[-1]) < said.index(bar) < [i for i, line in enumerate(said) if "checkpoint:" in line][0]
+
+    assert main([*command, "--output-dir", str(tmp_path / "quiet"), "--no-progress"]) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert not [line for line in said if line.startswith("train ")]
+    assert [line.split(":")[0] for line in said if line.startswith("step ")] == ["step 1", "step 2"]
+
+
 def test_online_loop_raises_the_reward_of_a_learnable_env_and_resumes(tmp_path):
     online = OnlineConfig(
         "rftgym/Letters-v0", steps=12, tasks_per_step=4, group_size=8, max_tokens=8, val_every=6, val_tasks=4
     )
+    online.readiness_tasks = 0  # tested in test_online_readiness.py; here: the sampling this test was tuned on
     config = TrainConfig(
         model=str(tiny_model_path()),
         output_dir=tmp_path / "online",

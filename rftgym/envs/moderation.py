@@ -9,12 +9,17 @@ Reward components (outcome):
 * ``label_correct``: 1.0 when the label line names the reference label.
 * ``justification`` (only with a judge): an LLM judge's 0-10 score of the reason, on any
   OpenAI-compatible endpoint (RLAIF; :class:`rftgym.rewards.LLMJudge`), configured by the env args
-  ``judge_base_url`` and ``judge_model``. A judge that fails or answers without a readable score
-  is recorded as ``justification/error``, never as 0. With a judge both terms weigh 0.5.
+  ``judge_base_url`` and ``judge_model``, which default to ``RFTGYM_JUDGE_BASE_URL`` and
+  ``RFTGYM_JUDGE_MODEL`` (set by ``--judge-base-url`` / ``--judge-model`` of ``rftgym rollout``,
+  ``train --online`` and ``rescore``). A judge that fails or answers without a readable score
+  is recorded as ``justification/error``, never as 0. With a judge both terms weigh 0.5. With
+  ``judge_scope="group"`` one judge request ranks the samples of a task against each other
+  (:meth:`~rftgym.rewards.LLMJudge.rank_group`; applied by the rollout loop once a group is complete).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 
@@ -98,22 +103,31 @@ class ModerationEnv(GeneratedTasksEnv):
         judge_base_url: str | None = None,
         judge_model: str | None = None,
         judge_api_key: str = "EMPTY",
+        judge_scope: str = "outcome",
         max_turns: int = 1,
         render_mode: str | None = None,
     ):
         """Args:
-        judge_base_url: The judge's OpenAI-compatible endpoint; without it only ``label_correct`` scores.
-        judge_model: The judge model (needed with ``judge_base_url``).
+        judge_base_url: The judge's OpenAI-compatible endpoint (default: ``RFTGYM_JUDGE_BASE_URL``);
+            without one only ``label_correct`` scores.
+        judge_model: The judge model (default: ``RFTGYM_JUDGE_MODEL``; needed with ``judge_base_url``).
         judge_api_key: Sent to the judge endpoint.
+        judge_scope: ``"outcome"``: each reply judged alone; ``"group"``: the samples of a task
+            judged side by side in one request.
         """
         super().__init__(max_turns=max_turns, render_mode=render_mode)
+        judge_base_url = judge_base_url or os.environ.get("RFTGYM_JUDGE_BASE_URL")
+        judge_model = judge_model or os.environ.get("RFTGYM_JUDGE_MODEL")
         if bool(judge_base_url) != bool(judge_model):
-            raise ValueError("give both judge_base_url and judge_model, or neither")
+            raise ValueError("give both judge_base_url and judge_model (or RFTGYM_JUDGE_*), or neither")
+        if judge_scope not in ("outcome", "group"):
+            raise ValueError(f"judge_scope must be 'outcome' or 'group', got {judge_scope!r}")
         terms = [RewardTerm("label_correct", label_correct, scope="outcome")]
         if judge_base_url and judge_model:
             judge = LLMJudge(judge_base_url, judge_model, CRITERIA, api_key=judge_api_key, max_retries=1)
             terms = [RewardTerm("label_correct", label_correct, weight=0.5, scope="outcome"),
-                     RewardTerm("justification", judge, weight=0.5, scope="outcome")]  # fmt: skip
+                     RewardTerm("justification", judge if judge_scope == "outcome" else judge.rank_group,
+                                weight=0.5, scope=judge_scope)]  # fmt: skip
         self.rubric = Rubric(terms)
 
     def make_task(self, split: str, index: int) -> Task:

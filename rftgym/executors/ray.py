@@ -30,7 +30,7 @@ import concurrent.futures
 import contextlib
 import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import gymnasium
@@ -131,19 +131,28 @@ class RayExecutor:
         self, queue: list[Episode], player: EpisodePlayer, finish: Finish, concurrency: int, result: RolloutResult
     ) -> None:
         """Play the episodes of ``queue`` on the cluster; see :class:`~rftgym.rollout.Executor`."""
+        with self.connected():
+            actors: list[Any] = []
+            try:
+                if queue:
+                    actors = await self._start(player, concurrency, len(queue))
+                    await self._drive(actors, queue, player, finish, concurrency, result)
+            finally:
+                await self._stop(actors)
+
+    @contextlib.contextmanager
+    def connected(self) -> Iterator[None]:
+        """Connect to the cluster (or start a local Ray) for the span of the block, unless this
+        process is already connected; a loop of rollouts (the online loop) connects once for all."""
         ray = self.ray
         started = not ray.is_initialized()
         if started:  # "local" starts a new Ray here, never joining one another process started
             local = self.address in (None, "local")
             options: dict[str, Any] = {"include_dashboard": False} if local else {}
             ray.init(address="local" if local else self.address, logging_level="WARNING", **options)
-        actors: list[Any] = []
         try:
-            if queue:
-                actors = await self._start(player, concurrency, len(queue))
-                await self._drive(actors, queue, player, finish, concurrency, result)
+            yield
         finally:
-            await self._stop(actors)
             if started:
                 ray.shutdown()
 

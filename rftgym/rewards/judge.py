@@ -3,8 +3,8 @@
 :class:`LLMJudge` is a reward term: ``RewardTerm("helpful", LLMJudge(url, model, criteria),
 scope="outcome")`` grades the whole conversation, ``target="turn"`` the turn's last assistant
 message (use it in turn scope). :meth:`LLMJudge.rank_group` is a group term that scores the samples
-of one task against each other in a single request (``scope="group"``, applied by
-``rftgym rescore``).
+of one task against each other in a single request (``scope="group"``, applied by the rollout
+loop once a group is complete, and by ``rftgym rescore``).
 
 The judge answers in words and ends with ``SCORE: <number>`` on the rubric's scale; the term's value
 is that number mapped to [0, 1]. A verdict that is missing, not a number or outside the scale, and
@@ -197,7 +197,7 @@ def parse_scores(text: str, count: int, scale: tuple[float, float]) -> list[floa
     ``count`` numbers after its last ``SCORES:``. A bare number is accepted as a whole verdict.
     Raises :class:`RewardTermError` when they are missing, not numbers, too few or too many, or
     outside ``scale``."""
-    if count == 1:
+    if count == 1 and not _SCORES.findall(text):  # a group of one may answer `SCORES: <s1>`
         found = _SCORE.findall(text) or ([text.strip()] if re.fullmatch(_NUMBER, text.strip()) else [])
         if not found:
             raise RewardTermError(f"no 'SCORE: <number>' in the verdict: {_clip(text)!r}")

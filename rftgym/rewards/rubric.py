@@ -3,7 +3,8 @@
 A reward term is a plain function ``fn(ctx) -> float | dict[str, float] | TermResult`` (a value
 plus unweighted metrics). A :class:`RewardTerm` gives it a name, a weight and a scope: ``"turn"``
 terms score every assistant turn, ``"outcome"`` terms score the finished episode once, ``"group"``
-terms score the samples of one task together (applied by ``rftgym rescore``). Terms must not
+terms score the samples of one task together (applied by the rollout loop once a group is
+complete, and by ``rftgym rescore``). Terms must not
 change the context they are given (``ctx.messages`` is the env's own list, not a copy).
 :meth:`Rubric.score` returns the scope's reward (the
 weighted sum) and every component by name, so each lands in the trajectory file and a channel that
@@ -92,8 +93,9 @@ class TermResult:
 
 
 #: A term function: ``fn(ctx)`` -> a float, a dict of named floats (each weighted), or a TermResult.
-#: Group-scope terms take the list of a group's outcome contexts and return one value per episode.
 TermFn = Callable[[RewardContext], "float | dict[str, float] | TermResult"]
+#: A group-scope term function: the list of a group's outcome contexts -> one value per episode.
+GroupTermFn = Callable[[list[RewardContext]], "Sequence[float | dict[str, float] | TermResult]"]
 
 
 class RewardTermError(Exception):
@@ -112,8 +114,9 @@ class RewardTerm:
         scope: ``"turn"`` (every assistant turn), ``"outcome"`` (once, when the episode ends) or
             ``"group"`` (once per group of samples of one task, given all their outcome contexts,
             e.g. a judge ranking them against each other). Envs score turn and outcome terms as
-            they play; group terms need the whole group, so ``rftgym rescore`` applies them (their
-            components join the outcome components).
+            they play; group terms need the whole group, so the rollout loop applies them once a
+            group is complete (and ``rftgym rescore`` again); their components join the outcome
+            components.
         gate: When this term's value is <= 0 (any entry of a dict value, or an error), every other
             term of the scope adds 0 to the reward (their values are still recorded).
         needs_env: The term reads ``ctx.env`` (live env state) and cannot be recomputed from a
@@ -121,7 +124,7 @@ class RewardTerm:
     """
 
     name: str
-    fn: TermFn
+    fn: TermFn | GroupTermFn
     weight: float = 1.0
     scope: str = "turn"
     gate: bool = False
@@ -184,6 +187,19 @@ class Rubric:
             _combine([(term, v if isinstance(v, RewardTermError) else v[i]) for term, v in per_term])
             for i in range(len(contexts))
         ]
+
+    def add_group_scores(self, episodes: Sequence[tuple[Task, Any]]) -> None:
+        """Score the finished episodes of one group (``(task, trajectory)`` pairs) with the group
+        terms, in place: each one's group components join its outcome components and its group
+        reward its outcome reward and total. Used by ``rftgym rescore`` and by the rollout loop
+        once a group is complete."""
+        if not episodes or not self.terms("group"):
+            return
+        contexts = [RewardContext(task, traj.messages, len(traj.turns), trajectory=traj) for task, traj in episodes]
+        for (_, traj), (reward, components) in zip(episodes, self.score_group(contexts), strict=True):
+            traj.outcome_components = {**traj.outcome_components, **components}
+            traj.outcome_reward += reward
+            traj.reward += reward
 
 
 def _attempt(fn: Callable[[Any], Any], arg: Any) -> Any:

@@ -8,6 +8,11 @@ process and one worker thread). Every ``val_every`` steps (and before the first)
 split once per task at temperature 0 and logs ``val-score/rewards/mean@1``. A run stopped at any
 point continues from its last checkpoint with ``resume=True``.
 
+Before the first step (not on resume) it runs Step 0, the readiness check of ``rftgym baseline``
+(:mod:`rftgym.baseline`), on the first ``readiness_tasks`` train tasks, ``group_size`` samples
+each, through its own endpoint: the episodes go to ``<output_dir>/readiness.jsonl``, the report
+to ``<output_dir>/readiness.json``, and ``on_readiness`` gets it (and may raise to stop the run).
+
 A step whose groups all scored evenly (every advantage 0) has no signal: the trainer refuses it,
 and the loop plays the same tasks again into ``step-NNNNNN-retryK.jsonl``, at most
 ``MAX_NO_SIGNAL_RETRIES`` times before it stops with an error that says so.
@@ -15,7 +20,10 @@ and the loop plays the same tasks again into ``step-NNNNNN-retryK.jsonl``, at mo
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +32,9 @@ from typing import Any
 import gymnasium
 
 from rftgym.agents import ChatPolicy
+from rftgym.baseline import Readiness, baseline
 from rftgym.envs import chat_env
-from rftgym.rollout import rollout
+from rftgym.rollout import Executor, rollout
 from rftgym.serving import ModelServer
 from rftgym.training.advantages import AdvantageOptions
 from rftgym.training.data import TrainingBatch, trajectories_to_tensors
@@ -53,6 +62,10 @@ class OnlineConfig:
         options: Its settings.
         env_kwargs: Keyword arguments for ``gymnasium.make``.
         concurrency: Episodes played at once.
+        host: Interface the built-in endpoint listens on. ``127.0.0.1`` serves rollout workers on
+            this machine (a local executor, or Ray nodes started here); workers on other machines
+            need ``0.0.0.0``, and are then given this machine's address.
+        readiness_tasks: Train tasks of the readiness check before the first step (0: no check).
     """
 
     env_id: str
@@ -67,6 +80,8 @@ class OnlineConfig:
     options: AdvantageOptions = field(default_factory=AdvantageOptions)
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 32
+    host: str = "127.0.0.1"
+    readiness_tasks: int = 8
 
 
 def train_online(
@@ -75,8 +90,15 @@ def train_online(
     *,
     resume: bool = False,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    executor: Executor | None = None,
+    on_readiness: Callable[[Readiness], None] | None = None,
 ) -> list[dict[str, float]]:
     """Run the loop until ``online.steps`` optimizer steps are done; returns the steps' metrics.
+
+    ``executor`` says where the episodes are played (default: this process); with
+    ``rftgym.executors.RayExecutor`` they are played on the cluster's rollout workers, which call
+    the built-in endpoint (see ``OnlineConfig.host``), while the trainer stays here. A step's
+    ``rollout/replayed`` metric then counts its episodes played again after a worker was lost.
 
     ``config.temperature`` is set to ``online.temperature``, so the trainer scores tokens under
     the distribution they were sampled from.
@@ -91,21 +113,34 @@ def train_online(
     if not resume:  # a fresh run must not pick up a former run's episodes
         shutil.rmtree(rollouts, ignore_errors=True)
     history = []
-    with ModelServer(
-        str(start), served_name="policy", default_max_tokens=online.max_tokens, seed=config.seed + trainer.step
-    ) as server:
-        policy = ChatPolicy(server.base_url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
-        greedy = ChatPolicy(server.base_url, "policy", temperature=0.0, max_tokens=online.max_tokens)
+    connected = getattr(executor, "connected", contextlib.nullcontext)  # a cluster: joined once for every step
+    with (
+        connected(),
+        ModelServer(
+            str(start),
+            served_name="policy",
+            host=online.host,
+            default_max_tokens=online.max_tokens,
+            seed=config.seed + trainer.step,
+        ) as server,
+    ):
+        url = _reachable(server.base_url, online.host)
+        policy = ChatPolicy(url, "policy", temperature=online.temperature, max_tokens=online.max_tokens)
+        greedy = ChatPolicy(url, "policy", temperature=0.0, max_tokens=online.max_tokens)
+        if online.readiness_tasks and not trainer.step:
+            report = _readiness(online, policy, trainer.output_dir, config.seed, executor)
+            if on_readiness is not None:
+                on_readiness(report)
         retries, extra = 0, {}  # extra: the step's validation, kept over its retries
         while trainer.step < online.steps:
             step = trainer.step
             if online.val_every and step % online.val_every == 0 and not retries:
                 extra["val-score/rewards/mean@1"] = _validate(
-                    online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed
+                    online, greedy, rollouts / f"val-{step:06d}.jsonl", config.seed, executor
                 )
             tasks = train_tasks[step * online.tasks_per_step : (step + 1) * online.tasks_per_step]
             out = rollouts / (f"step-{step:06d}-retry{retries}.jsonl" if retries else f"step-{step:06d}.jsonl")
-            rollout(
+            played = rollout(
                 online.env_id,
                 policy,
                 out,
@@ -116,7 +151,10 @@ def train_online(
                 seed=config.seed + step + 1000 * retries,
                 resume=True,
                 progress=False,
+                executor=executor,
             )
+            if executor is not None:
+                extra["rollout/replayed"] = float(played.replayed)
             batch = trajectories_to_tensors(out, trainer.tokenizer, advantage=online.advantage, options=online.options)
             if not len(batch):
                 raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
@@ -141,7 +179,7 @@ def train_online(
         if online.val_every:
             final = {
                 "val-score/rewards/mean@1": _validate(
-                    online, greedy, rollouts / f"val-{trainer.step:06d}.jsonl", config.seed
+                    online, greedy, rollouts / f"val-{trainer.step:06d}.jsonl", config.seed, executor
                 )
             }
             trainer.metrics.write(trainer.step, final)
@@ -150,7 +188,23 @@ def train_online(
     return history
 
 
-def _validate(online: OnlineConfig, policy: ChatPolicy, out: Path, seed: int) -> float:
+def _readiness(
+    online: OnlineConfig, policy: ChatPolicy, output_dir: Path, seed: int, executor: Executor | None
+) -> Readiness:
+    """Step 0 on the first ``readiness_tasks`` train tasks, ``group_size`` samples each."""
+    try:
+        report = baseline(
+            online.env_id, policy, output_dir / "readiness.jsonl", k=online.group_size,
+            num_tasks=online.readiness_tasks, env_kwargs=online.env_kwargs, concurrency=online.concurrency,
+            seed=seed, force=True, progress=False, executor=executor,
+        )  # fmt: skip
+    except ValueError as e:
+        raise ValueError(f"readiness check: {e}") from None
+    (output_dir / "readiness.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report
+
+
+def _validate(online: OnlineConfig, policy: ChatPolicy, out: Path, seed: int, executor: Executor | None) -> float:
     """Mean reward of one greedy episode per test task."""
     out.unlink(missing_ok=True)
     rollout(
@@ -163,6 +217,7 @@ def _validate(online: OnlineConfig, policy: ChatPolicy, out: Path, seed: int) ->
         concurrency=online.concurrency,
         seed=seed,
         progress=False,
+        executor=executor,
     )
     rewards = [t.reward for t in read_trajectories(out)]
     return sum(rewards) / max(len(rewards), 1)
@@ -175,3 +230,14 @@ def _why(out: Path, batch: TrainingBatch) -> str:
     )
     first = f"; first error: {errors[0]['type']}: {errors[0]['message']}" if errors else ""
     return (", ".join(reasons) or "no episodes") + first
+
+
+def _reachable(base_url: str, host: str) -> str:
+    """The endpoint's URL as rollout workers call it: an endpoint listening on every interface
+    (``0.0.0.0``) is called at this machine's address, which other machines can reach."""
+    if host not in ("0.0.0.0", "::", ""):
+        return base_url
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.254.254.254", 1))  # no packet is sent: this picks the outgoing interface
+        return base_url.replace(f"//{host}:", f"//{probe.getsockname()[0]}:", 1)
+    return base_url.replace(f"//{host}:", "//127.0.0.1:", 1)

@@ -11,8 +11,9 @@ Each tracker writes into the run's output folder and needs no server:
   ``mean_at_1`` (as the PNG plots name it). Needs the ``mlflow`` extra. MLflow 3 keeps file stores
   in maintenance mode and refuses them unless ``MLFLOW_ALLOW_FILE_STORE`` is set, so opening one
   sets it (a user who set it keeps their value).
-* ``wandb``: an offline run in ``<output_dir>/wandb`` (``wandb sync`` uploads it later). Needs
-  ``pip install wandb``.
+* ``wandb``: an offline run in ``<output_dir>/wandb/offline-run-*`` (``wandb sync`` uploads it
+  later; ``wandb leet inspect --json`` prints its records), project ``rftgym``, the config as the
+  run's config. Needs the ``wandb`` extra.
 """
 
 from __future__ import annotations
@@ -114,9 +115,19 @@ class WandbTracker:
         try:
             import wandb
         except ImportError as e:
-            raise ImportError(f"--log-to wandb needs wandb (pip install wandb): {e}") from None
+            raise ImportError(f"--log-to wandb needs the wandb extra (pip install 'rftgym[wandb]'): {e}") from None
+        # Offline whatever WANDB_MODE says; silent and without console capture, so the run's own
+        # terminal output (the progress bar) stays as it is. Weave traces LLM calls, not training:
+        # off unless the user turned it on (it otherwise suggests itself when openai is imported).
+        os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")
+        settings = wandb.Settings(silent=True, console="off")
         self.run = wandb.init(
-            mode="offline", dir=str(output_dir), project="rftgym", name=output_dir.resolve().name, config=config
+            mode="offline",
+            dir=str(output_dir),
+            project="rftgym",
+            name=output_dir.resolve().name,
+            config=config,
+            settings=settings,
         )
 
     def log(self, step: int, metrics: dict[str, float]) -> None:

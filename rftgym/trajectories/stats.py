@@ -88,7 +88,9 @@ def summarize(
         (``mean`` per episode and ``total``, from each turn's ``usage`` or else the length of its
         ``completion_token_ids``; None when no turn has either), ``tool_calls`` (``per_episode``,
         ``error_rate`` = malformed calls / calls, None without calls), ``termination_reasons``
-        (reason -> count; ``"none"`` when unset), ``components`` (``turn/<name>``: mean over the
+        (reason -> count; ``"none"`` when unset), ``replays`` (``episodes`` played again after their
+        rollout worker or node was lost, from ``metadata["replays"]``, and ``total`` replays),
+        ``components`` (``turn/<name>``: mean over the
         turns that record it, ``outcome/<name>``: mean over the episodes that record it), and,
         when the episodes come from several envs, ``by_env`` (env id -> the numbers up to
         ``truncation_rate``). Means are None when there are no episodes.
@@ -111,7 +113,10 @@ def summarize(
     reasons: Counter[str] = Counter()
     components: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0])  # name -> [sum, count]
     channels = _Channels()
+    replays: list[int] = []  # per episode played again after its worker was lost: how often
     for traj in trajectories:
+        if traj.metadata.get("replays"):
+            replays.append(int(traj.metadata["replays"]))
         episodes.append(
             _Episode(
                 traj.env_id,
@@ -142,6 +147,7 @@ def summarize(
             "error_rate": tool_errors / tool_calls if tool_calls else None,
         },
         termination_reasons=dict(reasons.most_common()),
+        replays={"episodes": len(replays), "total": sum(replays)},
         components={name: total / count for name, (total, count) in sorted(components.items())},
         component_spread=channels.spread(),
         warnings=channels.warnings(),
@@ -334,6 +340,11 @@ def stats_table(summary: dict) -> Table:
         ("tool calls per episode", _fmt(tools["per_episode"])),
         ("tool error rate", _fmt(tools["error_rate"])),
         ("termination reasons", ", ".join(f"{r}: {n}" for r, n in summary["termination_reasons"].items()) or "—"),
+        *(
+            [("replayed episodes (worker lost)", f"{replays['episodes']}  ({replays['total']} replays)")]
+            if (replays := summary.get("replays", {})).get("episodes")
+            else []
+        ),
         *(
             (name, _fmt_component(value, summary.get("component_spread", {}).get(name)))
             for name, value in summary["components"].items()
