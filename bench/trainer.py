@@ -93,6 +93,7 @@ def run_rftgym(model: Path, out: Path, args: argparse.Namespace, pack: bool = Tr
         group_size=args.group,
         max_tokens=args.max_tokens,
         val_every=0,
+        readiness_tasks=0,  # Step 0's extra sampling is not part of the RFT step TRL is timed on
         concurrency=args.tasks * args.group,
     )
     config = TrainConfig(
