@@ -9,8 +9,12 @@ Both run the whole RFT step (sample ``group`` completions for each of ``tasks`` 
 them, one GRPO optimizer step) for ``steps`` steps on the same randomly initialised model (built
 locally, nothing downloaded), with the same prompts, group size, completion budget, learning rate
 and no KL term. tokens/s = (prompt + completion tokens of every sample) / wall time; the two run
-alternately ``--repeat`` times in this process and each one's best run counts; the ratio is
-rftgym / TRL. rftgym's training-only tokens/s (its
+alternately ``--repeat`` times, each run in a fresh process after one untimed run of the same side
+there (the first run in a process pays one-time costs; and a TRL run left the process up to 1.8x
+slower for an rftgym run after it, on 2 CPU threads, so the sides never share a process), and each
+one's best run counts; the ratio is rftgym / TRL. What each side does per step, and the episodes
+and tokens each processed, are printed with the figures.
+rftgym's training-only tokens/s (its
 ``perf/tokens_per_s`` metric) is printed too, and on a GPU its MFU: 6 x parameters x tokens/s
 (forward and backward; attention FLOPs left out) over the GPU's peak bf16 FLOP/s (``--peak-tflops``).
 
@@ -84,8 +88,19 @@ def peak_memory() -> Iterator[dict[str, float]]:
             peak["gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
 
 
-def run_rftgym(model: Path, out: Path, args: argparse.Namespace, pack: bool = True) -> tuple[float, float]:
-    """(end-to-end tokens/s, training-only tokens/s) of rftgym's online loop."""
+#: What one step of each side does, printed with the figures.
+WORK = {
+    "rftgym": "samples over HTTP from its built-in endpoint (token ids and logprobs returned), plays and scores "
+    "the episodes, appends them to a trajectory file, trains one GRPO step on the endpoint's logprobs, saves "
+    "a resumable checkpoint (weights and optimizer state) and swaps the new weights into the endpoint; no "
+    "PNG plots (TrainConfig.plots is off by default)",
+    "trl": "generates with model.generate in its process, scores the completions, trains one GRPO step "
+    "(old logprobs: none needed with one iteration); no checkpoint (save_strategy='no'), no files",
+}
+
+
+def run_rftgym(model: Path, out: Path, args: argparse.Namespace, pack: bool = True) -> tuple[float, float, int, int]:
+    """(end-to-end tokens/s, training-only tokens/s, tokens, episodes) of rftgym's online loop."""
     online = OnlineConfig(
         "rftgym/Letters-v0",
         steps=args.steps,
@@ -110,11 +125,12 @@ def run_rftgym(model: Path, out: Path, args: argparse.Namespace, pack: bool = Tr
     elapsed = time.perf_counter() - started
     tokens = sum(m["perf/tokens"] for m in history)
     train_time = sum(m["perf/tokens"] / m["perf/tokens_per_s"] for m in history)
-    return tokens / elapsed, tokens / train_time
+    episodes = sum(len(f.read_text().splitlines()) for f in (out / "rollouts").glob("step-*.jsonl"))
+    return tokens / elapsed, tokens / train_time, int(tokens), episodes
 
 
-def run_trl(model: Path, out: Path, args: argparse.Namespace) -> float:
-    """End-to-end tokens/s of TRL's GRPOTrainer."""
+def run_trl(model: Path, out: Path, args: argparse.Namespace) -> tuple[float, int, int]:
+    """(end-to-end tokens/s, tokens, samples) of TRL's GRPOTrainer."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -155,7 +171,7 @@ def run_trl(model: Path, out: Path, args: argparse.Namespace) -> float:
     trainer.train()
     elapsed = time.perf_counter() - started
     tokens = max(entry.get("num_tokens", 0) for entry in trainer.state.log_history)
-    return tokens / elapsed
+    return tokens / elapsed, int(tokens), trainer.state.global_step * args.tasks * args.group
 
 
 def run_trainer_only(
@@ -192,6 +208,26 @@ def timed(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[tupl
     return (result if isinstance(result, tuple) else (result,)), peak
 
 
+def run_side(side: str, model: Path, out: Path, argv: list[str]) -> tuple[tuple[float, ...], dict[str, float]]:
+    """One timed run of ``side`` (``packed``, ``padded`` or ``trl``) in a fresh process, after an
+    untimed one there: (its result, its peak memory), as :func:`timed` gives them."""
+    command = [sys.executable, __file__, *argv, "--side", side, "--model-dir", str(model), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{side} run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    result, peak = json.loads(done.stdout.splitlines()[-1])
+    return tuple(result), peak
+
+
+def side_main(args: argparse.Namespace) -> None:
+    """The child of :func:`run_side`: prints ``[result, peak memory]`` as the last stdout line."""
+    run = run_trl if args.side == "trl" else run_rftgym
+    options = {"pack": args.side == "packed"} if args.side != "trl" else {}
+    run(args.model_dir, args.out / "warm-up", args, **options)
+    result, peak = timed(run, args.model_dir, args.out, args, **options)
+    print(json.dumps([result, peak]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden-size", type=int, default=128, help="model width (Qwen2.5-0.5B: 896)")
@@ -215,16 +251,21 @@ def main() -> None:
     parser.add_argument(
         "--peak-tflops", type=float, default=989.0, help="the GPU's dense bf16 peak for MFU (default: 989, an H100 SXM)"
     )
-    args = parser.parse_args()
+    parser.add_argument("--side", choices=["packed", "padded", "trl"], help=argparse.SUPPRESS)  # run_side's child
+    parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args, argv = parser.parse_args(), sys.argv[1:]
+    if args.side:
+        side_main(args)
+        return
     shape = QWEN_05B if args.qwen_05b_shape else {"hidden_size": args.hidden_size, "num_layers": args.layers}
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_model(Path(tmp) / "model", **shape)
         parameters = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(model).parameters())
         runs: dict[str, list[tuple[tuple[float, ...], dict[str, float]]]] = {"packed": [], "padded": [], "trl": []}
         for i in range(args.repeat):  # alternated, so a load change on the machine hits both alike
-            runs["packed"].append(timed(run_rftgym, model, Path(tmp) / f"rftgym-{i}", args))
-            runs["padded"].append(timed(run_rftgym, model, Path(tmp) / f"padded-{i}", args, pack=False))
-            runs["trl"].append(timed(run_trl, model, Path(tmp) / f"trl-{i}", args))
+            for side, name in (("packed", "rftgym"), ("padded", "padded"), ("trl", "trl")):
+                runs[side].append(run_side(side, model, Path(tmp) / f"{name}-{i}", argv))
         trainer_only = {
             (processes, pack): run_trainer_only(
                 model,
@@ -240,6 +281,11 @@ def main() -> None:
     ours, ours_train = (max([r[0][k] for r in runs["packed"]]) for k in (0, 1))
     padded, padded_train = (max([r[0][k] for r in runs["padded"]]) for k in (0, 1))
     trl = max([r[0][0] for r in runs["trl"]])
+
+    def work(name: str, tokens: int, count: int) -> str:
+        """The episodes and tokens of each run of ``name`` (the same in every run when seeded alike)."""
+        counts = sorted({(int(r[0][count]), int(r[0][tokens])) for r in runs[name]})
+        return ", ".join(f"{e} episodes / {t} tokens" for e, t in counts)
 
     def memory(name: str) -> str:
         peaks = [r[1] for r in runs[name]]
@@ -260,6 +306,8 @@ def main() -> None:
     )
     print(f"TRL GRPOTrainer:             {trl:9.0f} tokens/s end to end ({memory('trl')})")
     print(f"ratio rftgym / TRL: {ours / trl:.2f}x (packing off: {padded / trl:.2f}x)")
+    print(f"each step, rftgym {WORK['rftgym']}; TRL {WORK['trl']}")
+    print(f"work per run: rftgym packed {work('packed', 2, 3)}; padded {work('padded', 2, 3)}; TRL {work('trl', 1, 2)}")
     print("trainer step alone (rftgym train on the packed run's rollouts, torchrun):")
     for (processes, pack), (tokens_per_s, rss) in trainer_only.items():
         print(

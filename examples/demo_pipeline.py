@@ -108,7 +108,12 @@ train_online(
         val_tasks=8,
     ),
     TrainConfig(
-        model=args.model, output_dir=args.out / "online", learning_rate=1e-2, batch_size=32, micro_batch_size=32
+        model=args.model,
+        output_dir=args.out / "online",
+        learning_rate=1e-2,
+        batch_size=32,
+        micro_batch_size=32,
+        plots=True,
     ),
     on_step=show,
 )

@@ -77,9 +77,12 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "lora_rank": (0, None),
     "micro_batch_tokens": (1, None),
     "ray_workers": (1, None),
+    "vllm_replicas": (1, None),
+    "max_staleness": (0, None),
+    "importance_cap": (0, None),
     "readiness_tasks": (1, None),
 }
-_POSITIVE = ("timeout", "turn_timeout", "episode_timeout", "lr")  # more than 0
+_POSITIVE = ("timeout", "turn_timeout", "episode_timeout", "lr", "sync_tolerance")  # more than 0
 
 
 def _check_ranges(args: argparse.Namespace) -> None:
@@ -436,6 +439,55 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ray-workers", type=int, help="with --ray: rollout-worker actors (default: one per node)")
     p.add_argument(
+        "--engine",
+        choices=("builtin", "vllm"),
+        default="builtin",
+        help="--online: what generates the rollouts: builtin (the transformers endpoint in this process, "
+        "the default) or vllm (vLLM replicas; weights reloaded after every step without a restart)",
+    )
+    p.add_argument("--vllm-replicas", type=int, default=1, help="--engine vllm: replicas to launch (default: 1)")
+    p.add_argument(
+        "--vllm-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="--engine vllm: a running vLLM server to use instead of launching (http://HOST:PORT, started with "
+        "VLLM_SERVER_DEV_MODE=1 and --served-model-name policy); repeatable",
+    )
+    p.add_argument(
+        "--vllm-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="--engine vllm: an argument for launched replicas' vllm serve, e.g. --vllm-arg=--dtype=bfloat16; "
+        "repeatable",
+    )
+    p.add_argument(
+        "--vllm-python",
+        help="--engine vllm: the Python that has vLLM (default: $RFTGYM_VLLM_PYTHON, else this one)",
+    )
+    p.add_argument(
+        "--max-staleness",
+        type=int,
+        default=0,
+        help="--online: weights versions an episode may lag the trainer (0: on-policy, the default; K: the "
+        "rollouts of up to K steps ahead play while the trainer works, paced, none discarded)",
+    )
+    p.add_argument(
+        "--importance-cap",
+        type=float,
+        default=0.0,
+        help="truncated importance sampling of samples from other weights: the cap of each token's weight "
+        "(0: off; --online with --max-staleness or --engine vllm sets 2)",
+    )
+    p.add_argument(
+        "--sync-tolerance",
+        type=float,
+        default=1e-3,
+        help="--online: largest logprob difference between engine and trainer after a weight sync before "
+        "the run stops (default: 1e-3, float32 on both sides; raise it for a bf16 engine)",
+    )
+    p.add_argument(
         "--host",
         default="127.0.0.1",
         help="--online: interface of the built-in endpoint the rollouts call (default: 127.0.0.1, this "
@@ -453,7 +505,13 @@ def _parser() -> argparse.ArgumentParser:
         "--output-dir",
         type=Path,
         default=Path("runs/train"),
-        help="metrics.jsonl, plots/ and checkpoints/ go here (default: runs/train)",
+        help="metrics.jsonl, checkpoints/ (and plots/) go here (default: runs/train)",
+    )
+    p.add_argument(
+        "--plots",
+        action="store_true",
+        help="also draw every metric as a PNG in OUTPUT_DIR/plots at the end (`rftgym report OUTPUT_DIR` "
+        "draws the same curves as HTML at any time)",
     )
     p.add_argument("--advantage", default="grpo", help="advantage estimator: grpo or turn (default: grpo)")
     p.add_argument("--gamma", type=float, default=1.0, help="discount of later turns for --advantage turn")
@@ -969,6 +1027,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UserError("give trajectory files or --online ENV_ID (not both)")
     if not args.online and (args.ray is not None or args.host != "127.0.0.1"):
         raise UserError("--ray and --host go with --online (training on files plays no episodes)")
+    if args.engine != "vllm" and (args.vllm_url or args.vllm_arg or args.vllm_python or args.vllm_replicas != 1):
+        raise UserError("--vllm-url, --vllm-arg, --vllm-python and --vllm-replicas go with --engine vllm")
+    if args.engine == "vllm" and args.ray is not None:
+        raise UserError("--engine vllm plays the rollouts in this process: it does not combine with --ray yet")
     for path in args.files:
         _check_file(path)
     config = TrainConfig(
@@ -985,9 +1047,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         save_every=args.save_every,
         gradient_checkpointing=args.gradient_checkpointing,
         lora_rank=args.lora_rank,
+        importance_cap=args.importance_cap,
         device=args.device,
         seed=args.seed,
         log_to=_log_to(args.log_to),
+        plots=args.plots,
     )
 
     def show(step: int, metrics: dict[str, float]) -> None:
@@ -1031,10 +1095,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.fit(batch, on_step=on_step)
     console.print(
         f"checkpoint: {trainer.checkpoint_dir / f'step-{trainer.step:06d}'}  metrics: "
-        f"{trainer.metrics.path}  plots: {trainer.output_dir / 'plots'}",
+        f"{trainer.metrics.path}  {_curves(config)}",
         highlight=False,
     )
     return 0
+
+
+def _curves(config: Any) -> str:
+    """Where a finished run's curves are: its plots, else the command that draws them."""
+    if config.plots:
+        return f"plots: {config.output_dir / 'plots'}"
+    return f"curves: rftgym report {config.output_dir}"
 
 
 @contextlib.contextmanager
@@ -1075,6 +1146,9 @@ def _log_to(text: str) -> tuple[str, ...]:
 
 
 def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
+    from rich.markup import escape
+
+    from rftgym.engines import EngineError
     from rftgym.training import AdvantageOptions
     from rftgym.training.online import OnlineConfig, train_online
 
@@ -1092,6 +1166,13 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
         env_kwargs=dict(_parse_env_arg(a) for a in args.env_arg),
         host=args.host,
         readiness_tasks=0 if args.skip_readiness else args.readiness_tasks,
+        engine=args.engine,
+        vllm_replicas=args.vllm_replicas,
+        vllm_urls=args.vllm_url,
+        vllm_args=args.vllm_arg,
+        vllm_python=args.vllm_python,
+        max_staleness=args.max_staleness,
+        sync_tolerance=args.sync_tolerance,
     )
     _check_chat_env(online.env_id, online.env_kwargs)  # before the output folder is written to
     executor = _ray_executor(args.ray, args.ray_workers) if args.ray is not None else None
@@ -1105,6 +1186,12 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
     except _NotReady as e:
         console.print(f"[red]error:[/] {e}", highlight=False)
         return 1
+    except KeyboardInterrupt:
+        console.print("interrupted: --resume goes on from the last checkpoint", highlight=False)
+        return 130
+    except EngineError as e:  # the last checkpoint is complete: the run can go on
+        console.print(f"[red]error:[/] {escape(str(e))}; --resume goes on from the last checkpoint", highlight=False)
+        return 1
     except (OSError, ValueError, ImportError, RuntimeError, TypeError) as e:  # a cluster's errors too
         raise UserError(" ".join(str(e).split())[:300]) from None
     replayed = sum(int(m.get("rollout/replayed", 0)) for m in history)
@@ -1112,8 +1199,8 @@ def _train_online(args: argparse.Namespace, config: Any, show: Any) -> int:
         console.print(f"{replayed} episodes played again after their Ray worker was lost", highlight=False)
     final = history[-1].get("val-score/rewards/mean@1") if history else None
     console.print(
-        f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, plots "
-        f"{config.output_dir}/plots" + (f"; final val-score {final:.3f}" if final is not None else ""),
+        f"done: {config.output_dir}/checkpoints, metrics {config.output_dir}/metrics.jsonl, "
+        f"{_curves(config)}" + (f"; final val-score {final:.3f}" if final is not None else ""),
         highlight=False,
     )
     return 0

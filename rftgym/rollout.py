@@ -514,6 +514,7 @@ async def _play(
                 completion_token_ids=reply.completion_token_ids,
                 logprobs=reply.logprobs,
                 usage=reply.usage,
+                weights_version=reply.weights_version,
                 policy_latency_s=t1 - t0,
             )
             traj.turns.append(turn)

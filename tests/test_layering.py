@@ -48,9 +48,10 @@ ALLOWED: dict[str, set[str]] = {
         "rewards",
         "rollout",
         "baseline",
+        "engines",
     },
     # Planned parts (DESIGN's scale-out), placed now so that they start in the right layer.
-    "engines": {"_background", "models", "agents"},
+    "engines": {"_background", "models", "agents", "serving"},
     "executors": {"_background", "agents", "envs", "trajectories", "rollout"},
     "bridges": {"_background", "agents", "envs", "rewards", "trajectories", "rollout"},
     "report": {"trajectories"},

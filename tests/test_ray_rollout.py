@@ -339,7 +339,7 @@ def _processes(pids: set[int]) -> dict[int, str]:
 
 
 def test_an_endpoint_on_every_interface_is_given_to_workers_at_this_machines_address():
-    from rftgym.training.online import _reachable
+    from rftgym.engines.builtin import _reachable
 
     assert _reachable("http://127.0.0.1:8000/v1", "127.0.0.1") == "http://127.0.0.1:8000/v1"
     url = _reachable("http://0.0.0.0:8000/v1", "0.0.0.0")

@@ -315,6 +315,7 @@ def test_trained_checkpoint_is_served_by_rftgym_serve_and_answers_differently(tm
         batch_size=8,
         micro_batch_size=8,
         epochs=25,
+        plots=True,
     )
     trainer = GRPOTrainer(config)
     trainer.fit(batch)
@@ -387,6 +388,7 @@ def test_rftgym_train_command(tmp_path, capsys):
     assert "2 episodes, 2 sequences" in said and "scoring tokens at temperature 0.7" in said, "as the files record"
     assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     assert (out / "checkpoints" / "step-000002" / "rftgym_checkpoint.json").is_file()
+    assert not (out / "plots").exists() and f"curves: rftgym report {out}" in said, "PNG plots only with --plots"
     assert main(["train", str(data), "--model", str(tiny_model_path()), "--output-dir", str(out)]) == 2
     assert "holds checkpoints of an earlier run (step-000002)" in capsys.readouterr().err
     assert (
@@ -445,6 +447,7 @@ def test_online_loop_raises_the_reward_of_a_learnable_env_and_resumes(tmp_path):
         batch_size=32,
         micro_batch_size=32,
         seed=0,
+        plots=True,
     )
     history = train_online(online, config)
     rewards = [m["critic/rewards/mean"] for m in history if "critic/rewards/mean" in m]

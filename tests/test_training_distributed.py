@@ -127,7 +127,7 @@ def test_chunked_logprobs_equal_the_full_log_softmax():
     assert len(chunked) > 7 * 3
     assert torch.allclose(chunked, plain, atol=1e-5) and torch.allclose(entropy, plain_entropy.detach(), atol=1e-5)
     for p, g in zip(model.parameters(), plain_grads):
-        assert torch.allclose(p.grad, g, atol=1e-6)
+        assert (p.grad - g).abs().max() <= 1e-6 * g.abs().max().clamp(min=1)  # float32 noise, to scale
 
 
 def test_packed_loss_and_gradients_equal_padded(tmp_path):

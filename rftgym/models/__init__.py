@@ -13,6 +13,7 @@ from rftgym._lazy import lazy_exports
 if TYPE_CHECKING:
     from rftgym.models.chat import eos_token_ids, render_ids
     from rftgym.models.checkpoints import checkpoint_info, latest_checkpoint, write_marker
+    from rftgym.models.logprobs import token_logprobs
     from rftgym.models.tiny import TINY, build_byte_tokenizer, build_tiny_model, resolve_model
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "latest_checkpoint",
     "render_ids",
     "resolve_model",
+    "token_logprobs",
     "write_marker",
 ]
 
@@ -38,6 +40,7 @@ __getattr__ = lazy_exports(
         "latest_checkpoint": "checkpoints",
         "render_ids": "chat",
         "resolve_model": "tiny",
+        "token_logprobs": "logprobs",
         "write_marker": "checkpoints",
     },
 )

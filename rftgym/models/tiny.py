@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 TINY = "tiny"
 
 #: Bump when the tiny model's config, tokenizer or template changes (the cache folder is per version).
-TINY_VERSION = 3
+TINY_VERSION = 4
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
@@ -75,7 +75,9 @@ def build_tiny_model(
     Args:
         path: The folder to write (an HF model folder afterwards).
         seed: Seed of the random initialisation: the same seed gives the same weights.
-        hidden_size: Model width (attention has 4 heads, 2 key/value heads; the MLP is 2x wide).
+        hidden_size: Model width (the MLP is 2x wide). Attention has 4 heads of 64 dimensions
+            and 2 key/value heads, whatever the width: vLLM's CPU attention takes a head size
+            of 64, not the 16 a 64-wide model would otherwise get.
         num_layers: Decoder layers.
         max_positions: Context length in tokens (bytes, mostly).
         **config_overrides: Further ``LlamaConfig`` fields (``intermediate_size``,
@@ -95,6 +97,7 @@ def build_tiny_model(
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
+        head_dim=64,
         max_position_embeddings=max_positions,
         eos_token_id=eos,
         pad_token_id=pad,

@@ -110,7 +110,12 @@ class Generator:
         rngs = [random.Random(p.seed if p.seed is not None else self._seeds.getrandbits(62)) for p in params]
         greedy = torch.tensor([p.temperature == 0 for p in params], device=device)
         temperature = torch.tensor([p.temperature or 1.0 for p in params], device=device)[:, None]
-        top_p = torch.tensor([p.top_p for p in params], device=device)[:, None]
+        # None when no row truncates: then no step sorts the vocabulary (see _choose).
+        top_p = (
+            torch.tensor([p.top_p for p in params], device=device)[:, None]
+            if any(p.top_p < 1 for p in params)
+            else None
+        )
         tokens: list[list[int]] = [[] for _ in range(rows)]
         logprobs: list[list[float]] = [[] for _ in range(rows)]
         top: list[list[list[tuple[int, float]]]] = [[] for _ in range(rows)]
@@ -150,17 +155,24 @@ class Generator:
 
     @staticmethod
     def _choose(
-        log_probs: torch.Tensor, top_p: torch.Tensor, greedy: torch.Tensor, rngs: list[random.Random]
+        log_probs: torch.Tensor, top_p: torch.Tensor | None, greedy: torch.Tensor, rngs: list[random.Random]
     ) -> torch.Tensor:
-        """The next token of every row: argmax for greedy rows, else a top-p sample."""
-        sorted_probs, order = log_probs.exp().sort(dim=-1, descending=True)
-        # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
-        drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
-        kept = sorted_probs.masked_fill(drop, 0.0).cumsum(-1)
-        # Inverse CDF: the first kept token whose cumulative mass reaches u * (kept mass).
+        """The next token of every row: argmax for greedy rows, else a top-p sample.
+
+        Rows with ``top_p`` 1 sample by inverse CDF over the vocabulary as it is; only rows with
+        ``top_p`` < 1 need it sorted by probability (a sort of the whole vocabulary at every step,
+        the sampler's largest cost on a large vocabulary), and ``top_p`` None says there are none.
+        The choice is per row, so a row's sample does not depend on the rows it is batched with."""
+        probs = log_probs.exp()
         u = torch.tensor([rng.random() for rng in rngs], device=log_probs.device)[:, None]
-        rank = (kept < u * kept[:, -1:]).sum(-1, keepdim=True).clamp(max=kept.shape[-1] - 1)
-        return torch.where(greedy, log_probs.argmax(-1), order.gather(1, rank).squeeze(1))
+        chosen = _inverse_cdf(probs.cumsum(-1), u)
+        if top_p is not None:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            # Drop a token when the tokens ranked above it already reach top_p (the first always stays).
+            drop = sorted_probs.cumsum(-1) - sorted_probs >= top_p
+            nucleus = order.gather(1, _inverse_cdf(sorted_probs.masked_fill(drop, 0.0).cumsum(-1), u)[:, None])
+            chosen = torch.where(top_p.squeeze(1) < 1, nucleus.squeeze(1), chosen)
+        return torch.where(greedy, log_probs.argmax(-1), chosen)
 
     def _finished(self, tokens: list[int], params: SamplingParams) -> tuple[str, str] | None:
         """(finish reason, final text) when the row is done after its latest token, else None."""
@@ -177,3 +189,9 @@ class Generator:
 
     def _text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)
+
+
+def _inverse_cdf(cumulative: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Per row, the first index whose ``cumulative`` mass exceeds ``u`` (in [0, 1)) times the row's
+    total: index ``k`` with probability ``p_k / total``, never a token of probability 0."""
+    return (cumulative <= u * cumulative[:, -1:]).sum(-1).clamp(max=cumulative.shape[-1] - 1)

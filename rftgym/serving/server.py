@@ -177,6 +177,8 @@ class ModelServer(BackgroundServer):
         self.batches = 0
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rftgym-serve")
         self._pending: collections.deque[_Job] = collections.deque()
+        #: Token id -> its text, for logprob entries (the tokenizer never changes, weights do).
+        self._token_texts: dict[int, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- weights -----
@@ -406,7 +408,9 @@ class ModelServer(BackgroundServer):
         return choice
 
     def _logprob_entry(self, token: int, logprob: float) -> dict[str, Any]:
-        text = self.tokenizer.decode([token], skip_special_tokens=False)
+        text = self._token_texts.get(token)
+        if text is None:  # one decode per token id, not per sampled token
+            text = self._token_texts[token] = self.tokenizer.decode([token], skip_special_tokens=False)
         return {"token": text, "logprob": logprob, "bytes": list(text.encode()), "top_logprobs": []}
 
     async def _health(self, request: web.Request) -> web.Response:

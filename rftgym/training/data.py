@@ -67,13 +67,16 @@ class Drift:
 
 @dataclass
 class Episode:
-    """What the trainer reports per episode: ``reward`` (total), ``turns``, ``response_tokens``."""
+    """What the trainer reports per episode: ``reward`` (total), ``turns``, ``response_tokens``,
+    and ``weights_version``: the oldest weights version any of its turns was sampled with (None
+    when the endpoint did not say), from which the online loop measures staleness."""
 
     id: str
     group_id: str
     reward: float
     turns: int
     response_tokens: int
+    weights_version: int | None = None
 
 
 @dataclass
@@ -91,9 +94,13 @@ class TrainingBatch:
         row_episode: ``[rows]`` index into ``episodes`` of each row.
         episodes: The episodes trained on.
         drift: Episodes left out for drift.
-        skipped: Episodes left out for other reasons, by reason (``error``, ``no_turns``, ``too_long``).
+        skipped: Episodes left out for other reasons, by reason (``error``, ``no_turns``,
+            ``too_long``, ``incomplete_group``).
         split_episodes: Episodes whose endpoint token ids did not join into one row.
         groups: Group ids of the episodes left after errors and empty episodes, in order.
+        dropped_groups: Group ids left out whole because an episode of theirs failed
+            (``drop_incomplete_groups``); their episodes that did not fail are counted in
+            ``skipped["incomplete_group"]``.
         zero_variance_groups: Group ids whose advantages are all exactly zero (every episode
             scored the same): they carry no learning signal.
         temperature: The sampling temperature all trained episodes record (``policy.sampling``),
@@ -112,6 +119,7 @@ class TrainingBatch:
     skipped: dict[str, int] = field(default_factory=dict)
     split_episodes: int = 0
     groups: list[str] = field(default_factory=list)
+    dropped_groups: list[str] = field(default_factory=list)
     zero_variance_groups: list[str] = field(default_factory=list)
     temperature: float | None = None
 
@@ -146,8 +154,8 @@ class TrainingBatch:
 
     def packed_micro_batches(self, rows: torch.Tensor, token_budget: int) -> list[dict[str, torch.Tensor]]:
         """``rows`` packed without padding into lines as long as the longest of them (first fit by
-        decreasing length), the lines grouped into micro-batches of at most ``token_budget`` tokens
-        (one line at least).
+        decreasing length), the lines grouped into as few micro-batches of at most ``token_budget``
+        tokens (one line at least) as they fit in, evenly.
 
         A micro-batch is ``[lines, width]``: the sequences end to end in each line,
         ``position_ids`` restarting at 0 for each, and a boolean block-diagonal causal
@@ -169,7 +177,9 @@ class TrainingBatch:
                 fit = len(lines) - 1
             lines[fit].append(int(rows[i]))
             used[fit] += lengths[i]
-        per_batch = max(1, token_budget // width)
+        # As few micro-batches as the budget allows, with as many lines each (29 + 3 lines become 16 + 16).
+        batches = max(1, -(-len(lines) // max(1, token_budget // width)))
+        per_batch = max(1, -(-len(lines) // batches))
         return [self._packed(lines[i : i + per_batch], width) for i in range(0, len(lines), per_batch)]
 
     def _packed(self, lines: list[list[int]], width: int) -> dict[str, torch.Tensor]:
@@ -217,6 +227,7 @@ def trajectories_to_tensors(
     options: AdvantageOptions | None = None,
     max_length: int | None = None,
     eos_token_ids: set[int] | None = None,
+    drop_incomplete_groups: bool = False,
 ) -> TrainingBatch:
     """Turn trajectory files (or Trajectory objects) into a :class:`TrainingBatch`.
 
@@ -229,9 +240,14 @@ def trajectories_to_tensors(
         eos_token_ids: End-of-turn tokens that close a rendered assistant turn (default: the
             tokenizer's eos and its model's generation config's). Template text after the last
             one in a turn (a newline) is not trained on.
+        drop_incomplete_groups: Leave out a group whole when one of its episodes failed (the
+            online loop's rule, after replaying failed episodes): otherwise its other episodes
+            are trained on, normalised among themselves.
 
-    Episodes with an error are left out before advantages are computed (their reward says
-    nothing about the policy); so are episodes without turns.
+    Episodes with an error (an infrastructure failure: the endpoint, the env, a sandbox) are
+    left out before advantages are computed: their reward says nothing about the policy, and
+    they never count as a 0 in their group's statistics. So are episodes without turns. A file
+    holding several lines of one episode (a replayed one) counts its last line only.
     """
     if advantage not in ADVANTAGES:
         raise ValueError(f"unknown advantage estimator {advantage!r}; known: {', '.join(sorted(ADVANTAGES))}")
@@ -239,16 +255,22 @@ def trajectories_to_tensors(
     eos = eos_token_ids or default_eos_token_ids(tokenizer, tokenizer.name_or_path)
     skipped: dict[str, int] = defaultdict(int)
     groups: dict[str, list[Trajectory]] = defaultdict(list)
+    failed: set[str] = set()
     for traj in _trajectories(source):
         reason = "error" if traj.error is not None else "no_turns" if not traj.turns else None
+        if reason == "error":
+            failed.add(traj.group_id)
         if reason:
             skipped[reason] += 1
         else:
             groups[traj.group_id].append(traj)
+    dropped = sorted(failed) if drop_incomplete_groups else []
+    for group_id in dropped:
+        skipped["incomplete_group"] += len(groups.pop(group_id, []))
 
     rows: list[_Row] = []
     row_episode: list[int] = []
-    batch = TrainingBatch()  # tensors filled in at the end; drift recorded as episodes are read
+    batch = TrainingBatch(dropped_groups=dropped)  # tensors filled in at the end; drift recorded as episodes are read
     for group_id, group in groups.items():
         group_advantages = ADVANTAGES[advantage](group, options)
         batch.groups.append(group_id)
@@ -262,7 +284,9 @@ def trajectories_to_tensors(
                 skipped["too_long"] += 1
                 continue
             tokens = sum(sum(r.mask) for r in episode_rows)
-            batch.episodes.append(Episode(traj.id, traj.group_id, traj.reward, traj.num_turns, tokens))
+            versions = [_step_of(t.weights_version) for t in traj.turns]
+            oldest = min((v for v in versions if v is not None), default=None)
+            batch.episodes.append(Episode(traj.id, traj.group_id, traj.reward, traj.num_turns, tokens, oldest))
             rows += episode_rows
             row_episode += [len(batch.episodes) - 1] * len(episode_rows)
     batch.skipped = dict(skipped)
@@ -272,6 +296,12 @@ def trajectories_to_tensors(
     return batch
 
 
+def _step_of(version: str | None) -> int | None:
+    """The trainer step of a weights version (``step-N`` as checkpoints mark it, or ``N``)."""
+    digits = (version or "").removeprefix("step-")
+    return int(digits) if digits.isdigit() else None
+
+
 def _trajectories(source: Any) -> Iterable[Trajectory]:
     if isinstance(source, (str, Path)):
         source = [source]
@@ -279,7 +309,7 @@ def _trajectories(source: Any) -> Iterable[Trajectory]:
         if isinstance(item, Trajectory):
             yield item
         else:
-            yield from read_trajectories(item)
+            yield from read_trajectories(item, latest_only=True)
 
 
 def _episode_rows(

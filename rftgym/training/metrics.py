@@ -1,4 +1,5 @@
-"""Training metrics: one JSON line per step in ``metrics.jsonl``, drawn as PNG plots at the end.
+"""Training metrics: one JSON line per step in ``metrics.jsonl``; PNG plots of them on request
+(``TrainConfig.plots``; ``rftgym report`` draws the same curves as HTML).
 
 Names follow the Bedrock/Nova RFT reports: ``critic/rewards/mean``, ``val-score/rewards/mean@1``,
 ``actor/entropy``, ``response_length/mean``, plus ``episode/turns/mean``, ``actor/kl_loss``,

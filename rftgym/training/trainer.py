@@ -48,7 +48,7 @@ class TrainConfig:
 
     Attributes:
         model: ``"tiny"``, a local HF folder or a hub id: the starting weights (and the KL reference).
-        output_dir: Where ``metrics.jsonl``, ``plots/`` and ``checkpoints/step-NNNNNN`` go.
+        output_dir: Where ``metrics.jsonl``, ``checkpoints/step-NNNNNN`` (and ``plots/``) go.
         learning_rate: AdamW learning rate.
         weight_decay: AdamW weight decay.
         batch_size: Token sequences (rows) per optimizer step.
@@ -56,7 +56,10 @@ class TrainConfig:
             over the step.
         pack: Pack rows without padding into micro-batches of at most ``micro_batch_tokens``
             tokens (see :meth:`TrainingBatch.packed_micro_batches`) instead of padding
-            ``micro_batch_size`` rows; the loss is the same.
+            ``micro_batch_size`` rows; the loss is the same. On by default: measured on the tiny
+            model on CPU (one thread), rows of similar lengths (one turn, 80-141 tokens: no two
+            share a line) cost the same either way (within 6%), and rows of 30-512 tokens took
+            30% less time packed than in padded micro-batches of 8.
         micro_batch_tokens: Token budget of a packed micro-batch.
         epochs: Passes over a batch of data (offline training with :meth:`GRPOTrainer.fit`).
         clip_low: The ratio is clipped below at ``1 - clip_low``.
@@ -66,6 +69,13 @@ class TrainConfig:
             as the endpoint did when it reported logprobs.
         max_grad_norm: Gradient norm clipping.
         use_endpoint_logprobs: Take old logprobs from the trajectories when present.
+        importance_cap: Truncated importance sampling, for samples that came from other weights
+            than the trainer's before the step (an older version in the async loop, or another
+            engine's numerics, e.g. vLLM's kernels): when > 0, the ratio is taken against the
+            trainer's own logprobs before the step (one more forward pass), and each token's loss
+            is weighted by ``min(exp(logp_before - logp_sampler), importance_cap)``. 0: the ratio
+            is taken against the sampler's logprobs directly (exact for on-policy samples of
+            the same numerics).
         dtype: ``auto`` (bf16 autocast on GPU, fp32 on CPU), ``float32`` or ``bfloat16``.
         gradient_checkpointing: Recompute activations in the backward pass (GPU memory).
         lora_rank: Train LoRA adapters of this rank through peft instead of all weights (0: off);
@@ -75,6 +85,9 @@ class TrainConfig:
         device: ``cuda``, ``cpu``...; default cuda when available.
         log_to: Experiment trackers that get the metrics too: ``tensorboard``, ``mlflow``, ``wandb``
             (:mod:`rftgym.training.trackers`).
+        plots: Also draw every metric as a PNG in ``plots/`` at the end of a run (matplotlib, about
+            30 ms a metric on a CPU core: as long as a few steps of a tiny model). Off by default:
+            ``rftgym report OUTPUT_DIR`` draws the same curves, from ``metrics.jsonl``, any time.
     """
 
     model: str = "tiny"
@@ -92,6 +105,7 @@ class TrainConfig:
     temperature: float = 1.0
     max_grad_norm: float = 1.0
     use_endpoint_logprobs: bool = True
+    importance_cap: float = 0.0
     dtype: str = "auto"
     gradient_checkpointing: bool = False
     lora_rank: int = 0
@@ -99,6 +113,7 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     log_to: tuple[str, ...] = ()
+    plots: bool = False
 
 
 class GRPOTrainer:
@@ -178,7 +193,7 @@ class GRPOTrainer:
         self, batch: TrainingBatch, on_step: Callable[[int, dict[str, float]], None] | None = None
     ) -> list[dict[str, float]]:
         """Train on ``batch`` for ``epochs`` passes of shuffled ``batch_size`` steps; save a final
-        checkpoint and the plots. ``on_step(step, metrics)`` is called after each step taken (not
+        checkpoint (and the plots, with ``plots``). ``on_step(step, metrics)`` is called after each step taken (not
         after one skipped for lack of signal). Returns the metrics of the steps taken."""
         if batch.zero_variance_groups:
             logger.warning(
@@ -248,12 +263,15 @@ class GRPOTrainer:
             "perf/tokens_per_s": sums["processed"] / elapsed,
             "perf/step_time_s": elapsed,
             "data/drift_episodes": float(len(batch.drift)),
+            "data/split_rate": batch.split_episodes / max(len(batch.episodes), 1),
             **groups,
             "train/skipped_steps": float(self.skipped_steps),
             **(extra_metrics or {}),
         }
         if self.ref_model is None:
             metrics.pop("actor/kl_loss", None)
+        if not self.config.importance_cap:
+            metrics.pop("actor/is_weight", None)
         self.metrics.write(self.step, metrics)
         return metrics
 
@@ -276,7 +294,14 @@ class GRPOTrainer:
             micro += [micro[0]] * (most - len(micro))
         total = max(total, 1.0)
         self._fill_old_logprobs(micro)
-        names = ("actor/pg_loss", "actor/entropy", "actor/pg_clipfrac", "actor/ppo_kl", "actor/kl_loss")
+        names = (
+            "actor/pg_loss",
+            "actor/entropy",
+            "actor/pg_clipfrac",
+            "actor/ppo_kl",
+            "actor/kl_loss",
+            "actor/is_weight",
+        )
         sums = dict.fromkeys(("processed", *names), 0.0)
         self.model.train()
         for tensors, weight in zip(micro, weights):
@@ -286,7 +311,7 @@ class GRPOTrainer:
             ratio = torch.exp(logp - old)
             unclipped = ratio * advantages
             clipped = ratio.clamp(1 - self.config.clip_low, 1 + self.config.clip_high) * advantages
-            pg = -torch.minimum(unclipped, clipped)
+            pg = -torch.minimum(unclipped, clipped) * tensors["is_weight"]
             per_token = pg
             if self.ref_model is not None:
                 kl = _k3(tensors["ref"], logp)
@@ -300,6 +325,7 @@ class GRPOTrainer:
                 sums["actor/entropy"] += weight * float(entropy.sum())
                 sums["actor/pg_clipfrac"] += weight * float((clipped < unclipped).sum())
                 sums["actor/ppo_kl"] += weight * float((old - logp).sum())
+                sums["actor/is_weight"] += weight * float(tensors["is_weight"].sum())
         if self.world_size > 1:
             sums = dict(zip(sums, distributed.all_reduce(list(sums.values()))))
         return {"tokens": total, **sums}
@@ -312,16 +338,24 @@ class GRPOTrainer:
     @torch.no_grad()
     def _fill_old_logprobs(self, micro: list[dict[str, torch.Tensor]]) -> None:
         """Each micro-batch's ``old`` logprobs (flat, over its sampled tokens): the data's, and
-        where it lacks them the model's as it is before the step; ``ref`` ones from the reference."""
+        where it lacks them the model's as it is before the step; with ``importance_cap`` the
+        model's everywhere, and ``is_weight`` the truncated ratio to the sampler's (else 1);
+        ``ref`` ones from the reference."""
         self.model.eval()
+        cap = self.config.importance_cap
         for tensors in micro:
-            old = tensors["old_logprobs"][tensors["loss_mask"]]
-            missing = old.isnan() | (not self.config.use_endpoint_logprobs)
-            if missing.any() or self.world_size > 1:  # ranks run the same forwards
+            sampler = tensors["old_logprobs"][tensors["loss_mask"]]
+            missing = sampler.isnan() | (not self.config.use_endpoint_logprobs)
+            old, weight = sampler, torch.ones_like(sampler)
+            if missing.any() or cap > 0 or self.world_size > 1:  # ranks run the same forwards
                 with self._autocast():
-                    current, _ = sampled_logprobs(self.model, tensors, self.config.temperature)
-                old = torch.where(missing, current.float(), old)
-            tensors["old"] = old
+                    current = sampled_logprobs(self.model, tensors, self.config.temperature)[0].float()
+                if cap > 0:
+                    weight = torch.where(missing, 1.0, torch.exp(current - sampler).clamp(max=cap))
+                    old = current
+                else:
+                    old = torch.where(missing, current, sampler)
+            tensors["old"], tensors["is_weight"] = old, weight
             if self.ref_model is not None:
                 with self._autocast():
                     tensors["ref"] = sampled_logprobs(self.ref_model, tensors, self.config.temperature)[0].float()
@@ -357,8 +391,9 @@ class GRPOTrainer:
         return path
 
     def plot(self) -> list[Path]:
-        """Draw every metric of ``metrics.jsonl`` into ``plots/`` (rank 0's job)."""
-        if self.rank != 0 or not self.metrics.path.is_file():
+        """Draw every metric of ``metrics.jsonl`` into ``plots/`` when ``config.plots`` is set
+        (rank 0's job); returns the files drawn."""
+        if not self.config.plots or self.rank != 0 or not self.metrics.path.is_file():
             return []
         return plot_metrics(self.metrics.path, self.output_dir / "plots")
 

@@ -61,6 +61,8 @@ class Turn:
         completion_token_ids: Token ids the endpoint sampled, when it says.
         logprobs: Log-probability of each sampled token, when the endpoint gives them.
         usage: ``prompt_tokens`` and ``completion_tokens`` as the endpoint counted them.
+        weights_version: The weights version the turn was sampled with, when the endpoint or
+            engine says (the online loop's engines: the trainer step of those weights).
         policy_latency_s: Seconds spent waiting for the policy (retries included).
         env_latency_s: Seconds the env's ``step`` took.
     """
@@ -75,6 +77,7 @@ class Turn:
     completion_token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     usage: dict[str, int] | None = None
+    weights_version: str | None = None
     policy_latency_s: float = 0.0
     env_latency_s: float = 0.0
 
