@@ -16,7 +16,7 @@ from rftgym.agents.testing import ScriptedServer, echo
 from rftgym.engines import BuiltinEngine
 from rftgym.rollout import rollout
 from rftgym.training.data import trajectories_to_tensors
-from rftgym.training.online import MAX_FAILURE_REPLAYS, OnlineConfig, _play_step, _staleness
+from rftgym.training.online import MAX_FAILURE_REPLAYS, OnlineConfig, _batch_metrics, _play_step
 from rftgym.trajectories import read_trajectories
 
 ENV = "rftgym/Letters-v0"
@@ -69,7 +69,7 @@ def test_a_group_that_keeps_failing_is_dropped_whole_not_scored_zero(tmp_path):
     failed = {t.group_id for t in read_trajectories(out, latest_only=True) if t.error is not None}
     assert len(failed) == 1 and batch.dropped_groups == sorted(failed)
     assert {e.group_id for e in batch.episodes}.isdisjoint(failed) and len(batch.episodes) == 4
-    assert _staleness(batch, 0)["rollout/dropped_groups"] == 1.0
+    assert _batch_metrics(batch, 0)["rollout/dropped_groups"] == 1.0
 
 
 def test_offline_a_partly_failed_group_keeps_its_other_episodes(tmp_path: Path):

@@ -206,7 +206,7 @@ def train_online(
             if not len(batch):
                 raise RuntimeError(f"step {step}: no episode of {out} can be trained on ({_why(out, batch)})")
             metrics = engine.call(
-                trainer.train_step, batch, extra_metrics={**extra, **played, **_staleness(batch, step)}
+                trainer.train_step, batch, extra_metrics={**extra, **played, **_batch_metrics(batch, step)}
             )
             if metrics.get("train/skipped"):
                 retries += 1
@@ -281,7 +281,7 @@ def _play_step(
     return out, metrics
 
 
-def _staleness(batch: TrainingBatch, step: int) -> dict[str, float]:
+def _batch_metrics(batch: TrainingBatch, step: int) -> dict[str, float]:
     """How many versions behind the trainer (at ``step``) each episode's oldest turn was sampled,
     and the groups dropped for failures."""
     lags = [step - e.weights_version for e in batch.episodes if e.weights_version is not None]
