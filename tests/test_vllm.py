@@ -285,3 +285,24 @@ def test_why_no_seed_is_ever_sent_a_seeded_group_samples_one_answer(engine):
 
     assert completion(seed=7) == completion(seed=7), "one seed: one answer for the whole group"
     assert len({tuple(completion()) for _ in range(4)}) > 1, "no seed: the group's samples differ"
+
+
+def test_lora_adapters_are_loaded_in_place_and_resume_from_the_merged_checkpoint(vllm_python, tmp_path):
+    online = OnlineConfig(
+        "rftgym/Letters-v0", steps=2, tasks_per_step=2, group_size=4, max_tokens=8, val_every=0,
+        readiness_tasks=0, engine="vllm", vllm_python=vllm_python,
+    )  # fmt: skip
+    config = TrainConfig(
+        model=str(tiny_model_path()), output_dir=tmp_path / "run", learning_rate=1e-1, batch_size=8, seed=0, lora_rank=4
+    )
+    history = train_online(online, config)
+    assert (tmp_path / "run" / "checkpoints" / "step-000002" / "adapter" / "adapter_config.json").is_file()
+    assert all(m["engine/sync_logprob_diff"] < 1e-3 for m in history[1:]), "the adapter served is the trainer's"
+    step1 = list(read_trajectories(tmp_path / "run" / "rollouts" / "step-000001.jsonl"))
+    assert {t.policy["model"] for t in step1} == {"policy-lora"}
+    online.steps = 3  # resumed: the trainer trains new adapters on the merged step-2 weights, as vLLM serves them
+    resumed = train_online(online, config, resume=True)
+    assert len(resumed) == 1  # and its sync was checked: a difference over the tolerance raises
+    first = list(read_trajectories(tmp_path / "run" / "rollouts" / "step-000002.jsonl"))
+    assert {t.turns[0].weights_version for t in first} == {"step-2"}
+    assert not _replica_processes()

@@ -14,6 +14,10 @@ or attaches to running ones by URL. What it relies on in vLLM:
   is dropped; a turn whose request spanned a sync has its first tokens from the older weights and
   records that older version (its sampler logprobs, which the trainer's importance weights use,
   are exact either way).
+* **LoRA** (``lora_rank``): replicas start with ``--enable-lora`` and runtime adapter loading
+  (``VLLM_ALLOW_RUNTIME_LORA_UPDATING``); a sync loads the checkpoint's ``adapter/`` folder in
+  place (``POST /v1/load_lora_adapter`` with ``load_inplace``) under the name ``policy-lora``,
+  which requests use from then on; the base weights are never reloaded.
 * **The check**: :meth:`VLLMEngine.served_logprobs` asks each replica for the prompt logprobs of a
   fixed token sequence (``prompt_logprobs``), which the online loop compares with the trainer's.
 
@@ -57,6 +61,12 @@ T = TypeVar("T")
 #: Name the replicas serve the model under (what requests send as ``model``).
 SERVED_NAME = "policy"
 
+#: Name of the trained LoRA adapter on the replicas, once the first one is loaded.
+LORA_NAME = "policy-lora"
+
+#: The ``--max-lora-rank`` values vLLM accepts; a replica gets the smallest that fits the rank.
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
 
 @dataclass
 class Replica:
@@ -87,6 +97,7 @@ class VLLMEngine:
         extra_args: Sequence[str] = (),
         start_timeout: float = 600.0,
         request_timeout: float = 120.0,
+        lora_rank: int = 0,
     ):
         """Args:
         model: The starting weights (``"tiny"``, an HF folder): what launched replicas serve.
@@ -104,6 +115,8 @@ class VLLMEngine:
             ``VLLM_CPU_KVCACHE_SPACE=1`` (GiB) unless set.
         start_timeout: Seconds a launched replica may take to answer ``/health``.
         request_timeout: Seconds one turn may take (retries included).
+        lora_rank: The trainer's LoRA rank (0: full weights): launched replicas take adapters
+            of that rank, and a checkpoint's ``adapter/`` folder is loaded in place.
         """
         if not urls and replicas < 1:
             raise ValueError("replicas must be >= 1 (or give urls)")
@@ -116,6 +129,9 @@ class VLLMEngine:
         self.extra_args = list(extra_args)
         self.start_timeout = start_timeout
         self.request_timeout = request_timeout
+        self.lora_rank = lora_rank
+        #: The model name requests send now: the base, or the LoRA adapter once one is loaded.
+        self.served = SERVED_NAME
         self.replicas = [Replica(url.rstrip("/").removesuffix("/v1")) for url in urls]
         self._tasks: dict[str, int] = {}  # task id -> replica index (stickiness)
 
@@ -150,14 +166,16 @@ class VLLMEngine:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"vllm-{index}.log"
         cpu_defaults = [] if _has_gpu() else ["--dtype", "float32", "--gpu-memory-utilization", "0.1"]
+        rank = next((r for r in VLLM_LORA_RANKS if r >= self.lora_rank), self.lora_rank)
+        lora = ["--enable-lora", "--max-lora-rank", str(rank), "--max-loras", "1"] if self.lora_rank else []
         command = [
             self.python, "-m", "vllm.entrypoints.openai.api_server",
             "--model", self.model, "--served-model-name", SERVED_NAME,
             "--host", "127.0.0.1", "--port", str(port),
             "--max-model-len", str(self.max_model_len),
-            *cpu_defaults, *self.extra_args,
+            *cpu_defaults, *lora, *self.extra_args,
         ]  # fmt: skip
-        env = {**os.environ, "VLLM_SERVER_DEV_MODE": "1"}
+        env = {**os.environ, "VLLM_SERVER_DEV_MODE": "1", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         with log.open("ab") as out:
             process = subprocess.Popen(
@@ -191,11 +209,14 @@ class VLLMEngine:
         samples one answer."""
         if extra_body and "seed" in extra_body:
             raise ValueError("no sampling seed with the vllm engine: it would give a group's samples one answer")
-        clients = [
-            ChatPolicy(r.url + "/v1", SERVED_NAME, temperature=temperature, max_tokens=max_tokens,
-                       timeout=self.request_timeout, extra_body=extra_body)
-            for r in self.replicas
-        ]  # fmt: skip
+        clients = {
+            name: [
+                ChatPolicy(r.url + "/v1", name, temperature=temperature, max_tokens=max_tokens,
+                           timeout=self.request_timeout, extra_body=extra_body)
+                for r in self.replicas
+            ]
+            for name in ([SERVED_NAME, LORA_NAME] if self.lora_rank else [SERVED_NAME])
+        }  # fmt: skip
         return ReplicaPolicy(self, clients)
 
     def replica_for(self, task_id: str) -> int:
@@ -204,19 +225,29 @@ class VLLMEngine:
 
     def sync(self, checkpoint: Path, version: int, weights: dict[str, Any] | None = None) -> None:
         """Reload every replica's weights from ``checkpoint`` (pause, reload, resume; requests in
-        flight wait and then go on); ``weights`` is not used (replicas live in other processes)."""
-        path = str(Path(checkpoint).resolve())
+        flight wait and then go on), or with ``lora_rank`` its ``adapter/`` folder in place;
+        ``weights`` is not used (replicas live in other processes)."""
+        path = Path(checkpoint).resolve()
+        adapter = path / "adapter"
+        if self.lora_rank and adapter.is_dir():
+            route, body = (
+                "/v1/load_lora_adapter",
+                {"lora_name": LORA_NAME, "lora_path": str(adapter), "load_inplace": True},
+            )
+        else:
+            route, body = "/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(path)}}
         for replica in self.replicas:
             self._post(replica, "/pause?mode=keep", {})
             try:
-                self._post(replica, "/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": path}})
+                self._post(replica, route, body)
             finally:
                 self._post(replica, "/resume", {})
+        self.served = LORA_NAME if route == "/v1/load_lora_adapter" else SERVED_NAME
         self.version = version
 
     def served_logprobs(self, token_ids: list[int]) -> list[list[float]]:
         """Each replica's prompt logprobs of ``token_ids`` (from the second token on)."""
-        body = {"model": SERVED_NAME, "prompt": token_ids, "max_tokens": 1, "prompt_logprobs": 0, "temperature": 1.0}
+        body = {"model": self.served, "prompt": token_ids, "max_tokens": 1, "prompt_logprobs": 0, "temperature": 1.0}
         out = []
         for replica in self.replicas:
             entries = self._post(replica, "/v1/completions", body)["choices"][0]["prompt_logprobs"][1:]
@@ -240,6 +271,8 @@ class VLLMEngine:
         try:
             with urllib.request.urlopen(request, timeout=self.request_timeout) as answer:
                 data = answer.read()
+                if not answer.headers.get_content_type().endswith("json"):
+                    return data.decode(errors="replace")  # the adapter route answers in plain text
         except urllib.error.HTTPError as e:
             detail = " ".join(e.read().decode(errors="replace").split())[:300]
             raise EngineError(f"vLLM replica {replica.url}{route} answered {e.code}: {detail}") from None
@@ -253,34 +286,39 @@ class ReplicaPolicy:
     """The engine's policy: a :class:`~rftgym.agents.TaskPolicy` whose episodes of a task all go
     to that task's replica, each turn stamped with the weights version it was sampled with."""
 
-    def __init__(self, engine: VLLMEngine, clients: list[ChatPolicy]):
+    def __init__(self, engine: VLLMEngine, clients: dict[str, list[ChatPolicy]]):
         self.engine = engine
-        self.clients = clients
+        self.clients = clients  # by served name, one per replica
+
+    def client(self, replica: int) -> ChatPolicy:
+        """The client of ``replica`` for the model name the engine serves now."""
+        return self.clients[self.engine.served][replica]
 
     def describe(self) -> dict[str, Any]:
-        first = self.clients[0].describe()
-        return {**first, "name": "vllm", "base_url": " ".join(c.base_url for c in self.clients)}
+        first = self.client(0).describe()
+        return {**first, "name": "vllm", "base_url": " ".join(c.base_url for c in self.clients[SERVED_NAME])}
 
     def for_task(self, task: Task) -> _Stamped:
-        return _Stamped(self.clients[self.engine.replica_for(task.id)], self.engine)
+        return _Stamped(self, self.engine.replica_for(task.id))
 
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for clients in self.clients.values():
+            for client in clients:
+                await client.aclose()
 
 
 class _Stamped:
     """One replica's client; a turn records the version served when its request was sent."""
 
-    def __init__(self, client: ChatPolicy, engine: VLLMEngine):
-        self.client, self.engine = client, engine
+    def __init__(self, policy: ReplicaPolicy, replica: int):
+        self.policy, self.replica = policy, replica
 
     def describe(self) -> dict[str, Any]:
-        return self.client.describe()
+        return self.policy.client(self.replica).describe()
 
     async def act(self, messages: list[Message], tools: list[ToolSchema]) -> PolicyResponse:
-        version = self.engine.version
-        response = await self.client.act(messages, tools)
+        version = self.policy.engine.version
+        response = await self.policy.client(self.replica).act(messages, tools)
         response.weights_version = f"step-{version}"  # as checkpoint markers name versions
         return response
 

@@ -168,6 +168,7 @@ def train_online(
     history = []
     probe = trainer.tokenizer(SYNC_PROBE, add_special_tokens=False)["input_ids"]
     connected = getattr(executor, "connected", contextlib.nullcontext)  # a cluster: joined once for every step
+    # A resumed LoRA run trains new adapters on the merged checkpoint, which the replicas start from too.
     with connected(), _engine(online, str(start), trainer) as engine, ThreadPoolExecutor(1) as ahead:
         engine.version = trainer.step
         if online.vllm_urls:  # running replicas may serve anything: the trainer's weights first
@@ -244,6 +245,7 @@ def _engine(online: OnlineConfig, start: str, trainer: GRPOTrainer) -> Engine:
             log_dir=trainer.output_dir / "logs",
             python=online.vllm_python,
             extra_args=online.vllm_args,
+            lora_rank=trainer.config.lora_rank,
         )
     return BuiltinEngine(start, host=online.host, max_tokens=online.max_tokens, seed=trainer.config.seed + trainer.step)
 

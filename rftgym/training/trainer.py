@@ -79,7 +79,8 @@ class TrainConfig:
         dtype: ``auto`` (bf16 autocast on GPU, fp32 on CPU), ``float32`` or ``bfloat16``.
         gradient_checkpointing: Recompute activations in the backward pass (GPU memory).
         lora_rank: Train LoRA adapters of this rank through peft instead of all weights (0: off);
-            checkpoints hold the merged weights, so any server loads them.
+            checkpoints hold the merged weights, so any server loads them, and the adapter alone
+            in ``adapter/`` (one process), which vLLM loads in place.
         save_every: Write a checkpoint every N optimizer steps (0: only at the end of ``fit``).
         seed: Seed of data shuffling and initialisation.
         device: ``cuda``, ``cpu``...; default cuda when available.
@@ -378,6 +379,8 @@ class GRPOTrainer:
             path.mkdir(parents=True, exist_ok=True)
             model = _merged_copy(self.model) if self.config.lora_rank else self.model
             model.save_pretrained(path, state_dict=weights)
+            if self.config.lora_rank and self.world_size == 1:  # the adapter alone too, for in-place loading
+                self.model.save_pretrained(path / "adapter")
             if self.world_size > 1:  # the config names FSDP's wrapper class: name the model's own
                 config = json.loads((path / "config.json").read_text())
                 config["architectures"] = [self.architecture]
