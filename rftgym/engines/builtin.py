@@ -30,7 +30,7 @@ class BuiltinEngine:
         """
         self.server = ModelServer(model, served_name="policy", host=host, default_max_tokens=max_tokens, seed=seed)
         self.host = host
-        self.version = int(self.server.weights_version) if self.server.weights_version.isdigit() else 0
+        self.version = 0  # the online loop sets the trainer's step
 
     def __enter__(self) -> BuiltinEngine:
         self.server.start()

@@ -272,7 +272,7 @@ def _play_step(
         if played.interrupted:  # Ctrl-C: a partial step is never trained on
             raise KeyboardInterrupt
         replayed += played.replayed
-        failed = sum(t.error is not None for t in read_trajectories(out, latest_only=True))
+        failed = played.errors  # of the episodes this call played: all at first, then the replayed ones
         failed_first = failed_first if attempt else failed
         if not failed:
             break
